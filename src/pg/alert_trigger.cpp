@@ -1,0 +1,137 @@
+// The AFTER INSERT ... FOR EACH STATEMENT trigger: runs the engine over the statement's new
+// rows in a subtransaction, as the alerts table's owner, with a pinned search_path. If the
+// engine fails, the alerts stay stored (ungrouped) and the failure is recorded in
+// engine_errors; cancellations and retryable conflicts still abort the statement.
+#include "engine.hpp"
+#include "module.hpp"
+
+using namespace ag::pg;
+
+namespace {
+
+void read_new_rows(Relation rel, Tuplestorestate *store, std::vector<AlertRow> &rows) {
+  TupleDesc desc = RelationGetDescr(rel);
+  int attnums[kAlertColumnCount];
+  for (int i = 0; i < kAlertColumnCount; i++) attnums[i] = SPI_fnumber(desc, kAlertColumns[i]);
+  TupleTableSlot *slot =
+      pg_call([&] { return MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple); });
+  // Our own read pointer, as a NamedTuplestoreScan would take, so other readers are unaffected.
+  pg_call([&] {
+    int pointer = tuplestore_alloc_read_pointer(store, EXEC_FLAG_REWIND);
+    tuplestore_select_read_pointer(store, pointer);
+    tuplestore_rescan(store);
+  });
+  AlertRowReader reader;
+  size_t ordinal = 0;
+  while (pg_call([&] { return tuplestore_gettupleslot(store, true, false, slot); })) {
+    rows.push_back(reader.read(
+        [&](int i, bool *isnull) {
+          return pg_call([&] { return slot_getattr(slot, attnums[i], isnull); });
+        },
+        ordinal++));
+  }
+  pg_call([&] {
+    tuplestore_select_read_pointer(store, 0);
+    ExecDropSingleTupleTableSlot(slot);
+  });
+}
+
+void group_statement(Relation rel, Tuplestorestate *store) {
+  std::vector<AlertRow> rows;
+  read_new_rows(rel, store, rows);
+  if (rows.empty()) return;
+  EngineOptions options;
+  run_engine(rows, options);
+}
+
+// Errors that must reach the client: cancellations, shutdowns, resource exhaustion and
+// transaction conflicts, for which the right answer is to retry the whole insert.
+bool must_propagate(int sqlerrcode) {
+  int category = ERRCODE_TO_CATEGORY(sqlerrcode);
+  return sqlerrcode == ERRCODE_QUERY_CANCELED ||
+         category == ERRCODE_TO_CATEGORY(ERRCODE_ADMIN_SHUTDOWN) ||
+         category == ERRCODE_TO_CATEGORY(ERRCODE_T_R_SERIALIZATION_FAILURE) ||
+         category == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
+         category == ERRCODE_TO_CATEGORY(ERRCODE_PROGRAM_LIMIT_EXCEEDED);
+}
+
+void record_engine_error(TriggerData *trigdata, Oid owner, ErrorData *edata) {
+  Oid save_user;
+  int save_sec;
+  GetUserIdAndSecContext(&save_user, &save_sec);
+  SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  SPI_register_trigger_data(trigdata);
+  Datum args[2] = {CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode)),
+                   CStringGetTextDatum(edata->message ? edata->message : "unknown error")};
+  Oid types[2] = {TEXTOID, TEXTOID};
+  SPI_execute_with_args(
+      "INSERT INTO alert_grouping.engine_errors (project_id, alert_ids, sqlstate, message) "
+      "SELECT n.project_id, pg_catalog.array_agg(n.id), $1, $2 FROM new_alerts AS n "
+      " GROUP BY n.project_id",
+      2, types, args, nullptr, false, 0);
+  SPI_finish();
+  SetUserIdAndSecContext(save_user, save_sec);
+  ereport(WARNING, (errcode(edata->sqlerrcode),
+                    errmsg("alert_grouping: alerts stored without grouping: %s", edata->message),
+                    errdetail("%s%sThe failure is recorded in alert_grouping.engine_errors.",
+                     edata->detail ? edata->detail : "", edata->detail ? " " : "")));
+}
+
+}  // namespace
+
+extern "C" {
+PG_FUNCTION_INFO_V1(ag_alerts_after_insert);
+}
+
+extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
+  auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+  if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+      TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+    elog(ERROR, "alerts_after_insert must fire AFTER ... FOR EACH STATEMENT");
+  if (!grouping_enabled_guc || trigdata->tg_newtable == nullptr) return PointerGetDatum(nullptr);
+
+  Relation rel = trigdata->tg_relation;
+  Tuplestorestate *store = trigdata->tg_newtable;
+  Oid owner = rel->rd_rel->relowner;
+  Oid save_user;
+  int save_sec;
+  GetUserIdAndSecContext(&save_user, &save_sec);
+  MemoryContext caller_context = CurrentMemoryContext;
+  ResourceOwner caller_owner = CurrentResourceOwner;
+
+  BeginInternalSubTransaction(nullptr);
+  MemoryContextSwitchTo(caller_context);
+  PG_TRY();
+  {
+    // The engine reads rules and writes episodes the inserting role may not see directly;
+    // it touches only the projects of the rows the role was allowed to insert.
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+    int guc_level = NewGUCNestLevel();
+    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                      GUC_ACTION_SAVE, true, 0, false);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    PendingError error = capture_errors([&] { group_statement(rel, store); });
+    raise_pending(error);
+    SPI_finish();
+    AtEOXact_GUC(true, guc_level);
+    SetUserIdAndSecContext(save_user, save_sec);
+    ReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(caller_context);
+    ErrorData *edata = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+    if (must_propagate(edata->sqlerrcode)) ReThrowError(edata);
+    record_engine_error(trigdata, owner, edata);
+    FreeErrorData(edata);
+  }
+  PG_END_TRY();
+  return PointerGetDatum(nullptr);
+}

@@ -1,0 +1,65 @@
+// The grouping pipeline over a batch of stored alerts: deduplicate, match rules, plan
+// episodes, write. One code path serves the insert trigger (added_by 'rule') and regroup
+// (added_by 'retroactive'). Runs connected to SPI, as the alerts table's owner.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alert.hpp"
+#include "guard.hpp"
+#include "values.hpp"
+
+namespace ag::pg {
+
+struct AlertRow {
+  Uuid project;
+  Uuid id;
+  std::optional<Uuid> monitor;
+  ag::Alert alert;  // the engine's view (monitor id text, severity, title, labels, event time)
+  std::string fingerprint;
+  TimestampTz created_at = 0;
+  TimestampTz resolved_at = 0;
+  bool active = true;  // firing or acknowledged
+  size_t ordinal = 0;  // position in the statement
+};
+
+struct EngineOptions {
+  std::string added_by = "rule";
+  bool deduplicate = true;
+  std::optional<Uuid> only_rule;  // regroup: this rule, and no other, is applied
+};
+
+struct EngineResult {
+  int64 deduplicated = 0;
+  int64 grouped = 0;
+  int64 episodes_created = 0;
+};
+
+// Column names read by AlertRowReader, in this order.
+extern const char *const kAlertColumns[];
+constexpr int kAlertColumnCount = 11;
+
+// Builds an AlertRow from the kAlertColumns values of one tuple.
+class AlertRowReader {
+ public:
+  // get(i, &isnull) returns the value of kAlertColumns[i].
+  template <typename Get>
+  AlertRow read(Get &&get, size_t ordinal);
+
+ private:
+  Severity severity_of(Datum enum_value);
+  bool is_resolved(Datum enum_value);
+  std::vector<std::pair<Oid, Severity>> severities_;
+  Oid resolved_oid_ = InvalidOid;
+};
+
+EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &options);
+
+// Locks, in one global order, the advisory keys the engine uses (also from SQL).
+int32 fingerprint_lock_key(const Uuid &project, const std::string &fingerprint);
+
+}  // namespace ag::pg
+
+#include "engine_reader.inl"

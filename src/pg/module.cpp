@@ -1,0 +1,31 @@
+// Module entry: GUCs and the rule-cache invalidation hook.
+#include "module.hpp"
+
+#include "project_config.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+void _PG_init(void);
+}
+
+namespace ag::pg {
+bool grouping_enabled_guc = true;
+}
+
+namespace {
+char *user_id_guc = nullptr;
+}
+
+void _PG_init(void) {
+  DefineCustomBoolVariable(
+      "alert_grouping.enabled", "Runs the grouping pipeline when alerts are inserted.",
+      "Off is the server-wide kill switch: alerts are still stored, with their fingerprint, "
+      "but neither deduplicated nor grouped.",
+      &ag::pg::grouping_enabled_guc, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("alert_grouping.user_id",
+                             "The user an application acts for (SET LOCAL per transaction).",
+                             "Honoured only for database roles not mapped to a project member.",
+                             &user_id_guc, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  MarkGUCPrefixReserved("alert_grouping");
+  ag::pg::register_config_invalidation();
+}

@@ -1,0 +1,7 @@
+#pragma once
+
+#include "pg_headers.hpp"
+
+namespace ag::pg {
+extern bool grouping_enabled_guc;
+}

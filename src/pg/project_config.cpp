@@ -1,0 +1,110 @@
+#include "project_config.hpp"
+
+#include <unordered_map>
+
+#include "guard.hpp"
+#include "rule_error.hpp"
+#include "spi_query.hpp"
+
+namespace ag::pg {
+
+namespace {
+
+// The callback may run in the middle of any catalog access, so it only marks the cache
+// stale; the next lookup drops it (holders keep their shared_ptr alive meanwhile).
+bool cache_stale = false;
+Oid watched_relid = InvalidOid;
+
+std::unordered_map<Uuid, std::shared_ptr<const ProjectConfig>, UuidHash> &cache() {
+  static auto *map = new std::unordered_map<Uuid, std::shared_ptr<const ProjectConfig>, UuidHash>();
+  return *map;
+}
+
+Oid rules_relid() {
+  return pg_call([] {
+    Oid nsp = get_namespace_oid("alert_grouping", false);
+    return get_relname_relid("grouping_rules", nsp);
+  });
+}
+
+void on_relcache_invalidation(Datum, Oid relid) {
+  if (relid == InvalidOid || relid == watched_relid) cache_stale = true;
+}
+
+SpiQuery project_query(
+    "SELECT p.grouping_enabled AND alert_grouping.flag_enabled('grouping', p.id), "
+    "       p.auto_create_episodes, "
+    "       (EXTRACT(EPOCH FROM p.default_time_window) * 1000000)::int8 "
+    "  FROM alert_grouping.projects AS p WHERE p.id = $1",
+    {UUIDOID});
+
+SpiQuery rules_query(
+    "SELECT r.id, r.match_criteria::text, r.grouping_config::text, r.episode_config::text, "
+    "       r.priority, r.name "
+    "  FROM alert_grouping.grouping_rules AS r "
+    " WHERE r.project_id = $1 AND r.enabled "
+    " ORDER BY r.priority, r.created_at, r.id",
+    {UUIDOID});
+
+std::shared_ptr<const ProjectConfig> load(const Uuid &project) {
+  auto config = std::make_shared<ProjectConfig>();
+  if (project_query.run({project.to_datum()}) == 1) {
+    bool isnull;
+    config->exists = true;
+    config->grouping_enabled = DatumGetBool(spi_value(0, 1, &isnull)) && !isnull;
+    config->auto_create_episodes = DatumGetBool(spi_value(0, 2, &isnull));
+    config->default_window_us = DatumGetInt64(spi_value(0, 3, &isnull));
+  }
+  if (!config->exists) return config;
+  uint64 n = rules_query.run({project.to_datum()});
+  for (uint64 i = 0; i < n; i++) {
+    bool isnull;
+    CompiledRule compiled;
+    compiled.id = Uuid::from_datum(spi_value(i, 1, &isnull));
+    try {
+      compiled.rule = compile_rule(text_from_datum(spi_value(i, 2, &isnull)),
+                                   text_from_datum(spi_value(i, 3, &isnull)),
+                                   text_from_datum(spi_value(i, 4, &isnull)));
+    } catch (const RuleError &e) {
+      // Rules are validated when written; one that no longer compiles (written by an older
+      // version) is skipped rather than failing every insert.
+      std::string message = e.what();
+      pg_call([&] {
+        ereport(WARNING, (errmsg("alert_grouping: skipping invalid grouping rule %s: %s",
+                                 compiled.id.text().c_str(), message.c_str())));
+      });
+      continue;
+    }
+    compiled.rule.id = compiled.id.text();
+    compiled.rule.priority = DatumGetInt32(spi_value(i, 5, &isnull));
+    config->rules.push_back(std::move(compiled));
+  }
+  return config;
+}
+
+}  // namespace
+
+std::shared_ptr<const ProjectConfig> project_config(const Uuid &project) {
+  if (watched_relid == InvalidOid) watched_relid = rules_relid();
+  if (cache_stale) {
+    cache().clear();
+    cache_stale = false;
+  }
+  auto found = cache().find(project);
+  if (found != cache().end()) return found->second;
+  auto config = load(project);
+  // A project not yet visible (created in this transaction by another statement) is not cached.
+  if (config->exists) cache()[project] = config;
+  return config;
+}
+
+void register_config_invalidation() {
+  CacheRegisterRelcacheCallback(on_relcache_invalidation, (Datum)0);
+}
+
+void broadcast_config_change() {
+  Oid relid = rules_relid();
+  pg_call([&] { CacheInvalidateRelcacheByRelid(relid); });
+}
+
+}  // namespace ag::pg

@@ -1,0 +1,37 @@
+// Each project's grouping settings and compiled rules, cached per backend. Writes to the
+// rule, project and flag tables send a relcache invalidation of grouping_rules (see
+// config_changed), which every backend receives at its next transaction or command and
+// which empties this cache.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "rule.hpp"
+#include "values.hpp"
+
+namespace ag::pg {
+
+struct CompiledRule {
+  Uuid id;
+  ag::Rule rule;
+};
+
+struct ProjectConfig {
+  bool exists = false;
+  bool grouping_enabled = false;  // projects.grouping_enabled and flag "grouping"
+  bool auto_create_episodes = true;
+  int64 default_window_us = 0;
+  std::vector<CompiledRule> rules;  // enabled rules in evaluation order
+};
+
+// Loads (SPI must be connected) or returns the cached configuration.
+std::shared_ptr<const ProjectConfig> project_config(const Uuid &project);
+
+// Registers the invalidation callback (from _PG_init).
+void register_config_invalidation();
+
+// Tells every backend that rules or settings changed (from the config_changed trigger).
+void broadcast_config_change();
+
+}  // namespace ag::pg

@@ -1,0 +1,242 @@
+// Rule validation (trigger and validate_rule), cache invalidation, preview_rule and regroup.
+#include <map>
+
+#include "engine.hpp"
+#include "entry.hpp"
+#include "grouping.hpp"
+#include "planner.hpp"
+#include "project_config.hpp"
+#include "rule.hpp"
+#include "spi_query.hpp"
+
+using namespace ag::pg;
+
+namespace {
+
+std::string jsonb_text(Datum d) {
+  return pg_call([&] {
+    Jsonb *jb = DatumGetJsonbP(d);
+    return std::string(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
+  });
+}
+
+std::string jsonb_arg(FunctionCallInfo fcinfo, int n) {
+  return PG_ARGISNULL(n) ? std::string("{}") : jsonb_text(PG_GETARG_DATUM(n));
+}
+
+// Connects to SPI for the lifetime of the object; the error path is handled by PostgreSQL's
+// subtransaction/transaction cleanup, so the destructor only finishes on success.
+class SpiConnection {
+ public:
+  SpiConnection() {
+    if (pg_call([] { return SPI_connect(); }) != SPI_OK_CONNECT)
+      throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
+  }
+  void finish() {
+    if (connected_) pg_call([] { SPI_finish(); });
+    connected_ = false;
+  }
+  ~SpiConnection() {
+    // Only reached without finish() when an exception is unwinding: the transaction abort
+    // that follows releases the connection.
+  }
+
+ private:
+  bool connected_ = true;
+};
+
+// Runs as the owner of the extension's tables, with a pinned search_path, until destroyed.
+class ActAsOwner {
+ public:
+  explicit ActAsOwner(Oid owner) {
+    GetUserIdAndSecContext(&save_user_, &save_sec_);
+    SetUserIdAndSecContext(owner, save_sec_ | SECURITY_LOCAL_USERID_CHANGE);
+    guc_level_ = NewGUCNestLevel();
+    pg_call([] {
+      set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                        GUC_ACTION_SAVE, true, 0, false);
+    });
+  }
+  ~ActAsOwner() {
+    AtEOXact_GUC(true, guc_level_);
+    SetUserIdAndSecContext(save_user_, save_sec_);
+  }
+
+ private:
+  Oid save_user_;
+  int save_sec_;
+  int guc_level_;
+};
+
+SpiQuery project_window_query(
+    "SELECT (EXTRACT(EPOCH FROM p.default_time_window) * 1000000)::int8 "
+    "  FROM alert_grouping.projects AS p WHERE p.id = $1",
+    {UUIDOID});
+
+constexpr const char *kAlertSelect =
+    "SELECT a.project_id, a.id, a.monitor_id, a.severity, a.title, a.description, a.labels, "
+    "       a.fingerprint, a.created_at, a.state, a.resolved_at "
+    "  FROM alert_grouping.alerts AS a "
+    " WHERE a.project_id = $1 AND a.created_at >= $2 AND a.created_at < $3 ";
+
+SpiQuery alerts_in_range_query((std::string(kAlertSelect) + " ORDER BY a.created_at, a.id").c_str(),
+                               {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+SpiQuery ungrouped_in_range_query(
+    (std::string(kAlertSelect) + " AND a.episode_id IS NULL ORDER BY a.created_at, a.id").c_str(),
+    {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+
+// FOR KEY SHARE applies the UPDATE policy: only admins (or RLS-exempt roles) get the row.
+SpiQuery rule_for_admin_query(
+    "SELECT r.enabled FROM alert_grouping.grouping_rules AS r "
+    " WHERE r.project_id = $1 AND r.id = $2 FOR KEY SHARE",
+    {UUIDOID, UUIDOID});
+SpiQuery rule_visible_query(
+    "SELECT FROM alert_grouping.grouping_rules AS r WHERE r.project_id = $1 AND r.id = $2",
+    {UUIDOID, UUIDOID});
+SpiQuery alerts_owner_query(
+    "SELECT c.relowner FROM pg_catalog.pg_class AS c "
+    " WHERE c.oid = 'alert_grouping.alerts'::pg_catalog.regclass",
+    {});
+
+std::vector<AlertRow> read_alert_rows(uint64 n) {
+  std::vector<AlertRow> rows;
+  AlertRowReader reader;
+  for (uint64 i = 0; i < n; i++)
+    rows.push_back(
+        reader.read([&](int column, bool *isnull) { return spi_value(i, column + 1, isnull); }, i));
+  return rows;
+}
+
+void require_range(FunctionCallInfo fcinfo, int from_arg, int to_arg) {
+  for (int i = 0; i < 2; i++)
+    if (PG_ARGISNULL(i))
+      throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                    i == 0 ? "project_id must not be null" : "rule_id must not be null", "", "");
+  if (PG_ARGISNULL(from_arg) || PG_ARGISNULL(to_arg))
+    throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "from_ts and to_ts must not be null", "", "");
+  if (PG_GETARG_TIMESTAMPTZ(from_arg) > PG_GETARG_TIMESTAMPTZ(to_arg))
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "from_ts must not be later than to_ts", "", "");
+}
+
+}  // namespace
+
+AG_FUNCTION(ag_validate_rule) {
+  ag::compile_rule(jsonb_arg(fcinfo, 0), jsonb_arg(fcinfo, 1), jsonb_arg(fcinfo, 2));
+  PG_RETURN_VOID();
+}
+
+// BEFORE INSERT OR UPDATE on grouping_rules: a bad rule is refused when written, so that an
+// alert insert never fails because of a rule.
+AG_FUNCTION(ag_rules_before_write) {
+  auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+  if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+    throw PgError(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                  "rules_before_write must fire FOR EACH ROW", "", "");
+  HeapTuple tuple =
+      TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+  TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
+  std::string docs[3];
+  const char *names[3] = {"match_criteria", "grouping_config", "episode_config"};
+  for (int i = 0; i < 3; i++) {
+    bool isnull;
+    Datum d = heap_getattr(tuple, SPI_fnumber(desc, names[i]), desc, &isnull);
+    docs[i] = isnull ? "{}" : jsonb_text(d);
+  }
+  ag::compile_rule(docs[0], docs[1], docs[2]);
+  return PointerGetDatum(tuple);
+}
+
+AG_FUNCTION(ag_config_changed) {
+  broadcast_config_change();
+  return PointerGetDatum(nullptr);
+}
+
+AG_FUNCTION(ag_preview_rule) {
+  require_range(fcinfo, 3, 4);
+  ag::Rule rule = ag::compile_rule(jsonb_arg(fcinfo, 1), jsonb_arg(fcinfo, 2), "{}");
+  Uuid project = Uuid::from_datum(PG_GETARG_DATUM(0));
+  Datum from = PG_GETARG_DATUM(3), to = PG_GETARG_DATUM(4);
+
+  struct Group {
+    std::string key;
+    std::vector<Uuid> ids;
+    TimestampTz first = 0, last = 0;
+  };
+  std::vector<Group> groups;
+  {
+    SpiConnection spi;
+    if (project_window_query.run({project.to_datum()}) != 1)
+      throw PgError(ERRCODE_NO_DATA_FOUND, "project " + project.text() + " not found", "", "");
+    bool isnull;
+    int64 window_us = rule.grouping.time_window_minutes
+                          ? int64(*rule.grouping.time_window_minutes) * USECS_PER_MINUTE
+                          : DatumGetInt64(spi_value(0, 1, &isnull));
+    // Runs as the caller: row-level security limits the preview to alerts it may read.
+    std::vector<AlertRow> rows =
+        read_alert_rows(alerts_in_range_query.run({project.to_datum(), from, to}));
+    ag::Planner planner(rule, window_us);
+    for (const AlertRow &row : rows) {
+      if (!rule.match.matches(row.alert)) continue;
+      ag::Placement p = planner.place(row.alert, ag::group_key(rule.grouping, row.alert));
+      if (p.episode >= groups.size()) groups.resize(p.episode + 1);
+      Group &g = groups[p.episode];
+      if (g.ids.empty()) {
+        g.key = planner.episodes()[p.episode].group_key;
+        g.first = row.created_at;
+      }
+      g.ids.push_back(row.id);
+      g.last = std::max(g.last, row.created_at);
+    }
+    spi.finish();
+  }
+
+  pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  for (const Group &g : groups) {
+    pg_call([&] {
+      Datum values[4] = {CStringGetTextDatum(g.key.c_str()), uuid_array(g.ids),
+                         TimestampTzGetDatum(g.first), TimestampTzGetDatum(g.last)};
+      bool nulls[4] = {false, false, false, false};
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    });
+  }
+  return (Datum)0;
+}
+
+AG_FUNCTION(ag_regroup) {
+  require_range(fcinfo, 2, 3);
+  Uuid project = Uuid::from_datum(PG_GETARG_DATUM(0));
+  Uuid rule_id = Uuid::from_datum(PG_GETARG_DATUM(1));
+  Datum from = PG_GETARG_DATUM(2), to = PG_GETARG_DATUM(3);
+
+  SpiConnection spi;
+  if (rule_for_admin_query.run({project.to_datum(), rule_id.to_datum()}) != 1) {
+    if (rule_visible_query.run({project.to_datum(), rule_id.to_datum()}) == 1)
+      throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    "permission denied to regroup with rule " + rule_id.text(), "",
+                    "Regrouping needs the admin role in the project.");
+    throw PgError(ERRCODE_NO_DATA_FOUND,
+                  "grouping rule " + rule_id.text() + " not found in project " + project.text(), "",
+                  "");
+  }
+  bool isnull;
+  if (!DatumGetBool(spi_value(0, 1, &isnull)))
+    throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                  "grouping rule " + rule_id.text() + " is disabled", "", "Enable the rule first.");
+  alerts_owner_query.run({});
+  Oid owner = DatumGetObjectId(spi_value(0, 1, &isnull));
+
+  EngineResult result;
+  {
+    ActAsOwner as_owner(owner);
+    std::vector<AlertRow> rows =
+        read_alert_rows(ungrouped_in_range_query.run({project.to_datum(), from, to}));
+    EngineOptions options;
+    options.added_by = "retroactive";
+    options.deduplicate = false;
+    options.only_rule = rule_id;
+    result = run_engine(rows, options);
+  }
+  spi.finish();
+  PG_RETURN_INT32(static_cast<int32>(result.grouped));
+}

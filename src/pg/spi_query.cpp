@@ -1,0 +1,43 @@
+#include "spi_query.hpp"
+
+#include "guard.hpp"
+
+namespace ag::pg {
+
+uint64 SpiQuery::run(const std::vector<Datum> &args, const std::string &nulls) {
+  try {
+    return pg_call([&]() -> uint64 {
+      if (plan_ == nullptr) {
+        SPIPlanPtr plan = SPI_prepare(sql_.c_str(), static_cast<int>(argtypes_.size()),
+                                      const_cast<Oid *>(argtypes_.data()));
+        if (plan == nullptr)
+          elog(ERROR, "SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result),
+               sql_.c_str());
+        SPI_keepplan(plan);
+        plan_ = plan;
+      }
+      int rc = SPI_execute_plan(plan_, const_cast<Datum *>(args.data()),
+                                nulls.empty() ? nullptr : nulls.c_str(), false, 0);
+      if (rc < 0)
+        elog(ERROR, "SPI_execute_plan failed (%s) for: %s", SPI_result_code_string(rc),
+             sql_.c_str());
+      return SPI_processed;
+    });
+  } catch (const PgError &e) {
+    // Name the statement: engine errors are recorded and reported far from their cause.
+    throw PgError(e.sqlerrcode(), e.what(),
+                  e.detail().empty() ? "while running: " + sql_ : e.detail(), e.hint());
+  }
+}
+
+Datum spi_value(uint64 row, int column, bool *isnull) {
+  return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, isnull);
+}
+
+bool spi_is_null(uint64 row, int column) {
+  bool isnull;
+  SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
+  return isnull;
+}
+
+}  // namespace ag::pg

@@ -1,0 +1,54 @@
+// Conversions between PostgreSQL datums and the engine's C++ values.
+#pragma once
+
+#include <array>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "alert.hpp"
+#include "pg_headers.hpp"
+
+namespace ag::pg {
+
+struct Uuid {
+  std::array<unsigned char, UUID_LEN> bytes{};
+  bool operator<(const Uuid &o) const { return bytes < o.bytes; }
+  bool operator==(const Uuid &o) const { return bytes == o.bytes; }
+  bool operator!=(const Uuid &o) const { return bytes != o.bytes; }
+  static Uuid from_datum(Datum d);
+  static Uuid random();      // PostgreSQL's gen_random_uuid()
+  Datum to_datum() const;    // palloc'd pg_uuid_t
+  std::string text() const;  // canonical lower-case form
+};
+
+struct UuidHash {
+  size_t operator()(const Uuid &u) const {
+    size_t h;
+    std::memcpy(&h, u.bytes.data(), sizeof h);
+    return h;
+  }
+};
+
+// SHA-256 of text as 64 lower-case hex digits, with PostgreSQL's own implementation.
+std::string sha256_hex(std::string_view text);
+
+// The labels of an alert: a jsonb object whose scalar values become strings; nested values
+// keep their JSON text.
+Labels labels_from_jsonb(Jsonb *jsonb);
+
+std::string text_from_datum(Datum d);
+
+// One-dimensional arrays for SPI parameters.
+Datum uuid_array(const std::vector<Uuid> &values);
+Datum text_array(const std::vector<std::string> &values);
+Datum int4_array(const std::vector<int32> &values);
+Datum float8_array(const std::vector<double> &values, const std::vector<bool> &nulls);
+Datum timestamptz_array(const std::vector<TimestampTz> &values);
+Datum bool_array(const std::vector<bool> &values);
+
+// Reads a uuid[] datum.
+std::vector<Uuid> uuids_from_array(Datum array);
+
+}  // namespace ag::pg
