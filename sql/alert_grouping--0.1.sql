@@ -513,6 +513,22 @@ CREATE TRIGGER projects_after_insert AFTER INSERT ON alert_grouping.projects
 ------------------------------------------------------------------------------------------
 -- Ingestion (PagerDuty Events v2 shape)
 ------------------------------------------------------------------------------------------
+-- A project the caller can see, or a clear error (instead of a foreign-key violation).
+CREATE FUNCTION alert_grouping.require_project(project_id uuid) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF project_id IS NULL THEN
+        RAISE EXCEPTION 'project_id must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT FROM alert_grouping.projects AS p WHERE p.id = require_project.project_id) THEN
+        RAISE EXCEPTION 'project % not found', project_id USING ERRCODE = 'P0002',
+            HINT = 'The project does not exist or you are not a member of it.';
+    END IF;
+END
+$$;
+
 -- Turns one event into the alerts row it describes; raises 22023 naming the bad field.
 CREATE FUNCTION alert_grouping.event_to_alert(project_id uuid, event jsonb,
                                               field_prefix text DEFAULT '')
@@ -536,6 +552,10 @@ BEGIN
     a.project_id := event_to_alert.project_id;
     a.id := pg_catalog.gen_random_uuid();
     a.dedup_key := event ->> 'dedup_key';
+    IF pg_catalog.length(a.dedup_key) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'event field "%dedup_key" must be 1 to 255 characters long', field_prefix
+            USING ERRCODE = '22023';
+    END IF;
     a.title := payload ->> 'summary';
     IF a.title IS NULL OR a.title = '' THEN
         RAISE EXCEPTION 'event field "%payload.summary" is required for a trigger event', field_prefix
@@ -651,9 +671,7 @@ AS $$
 DECLARE
     action text := COALESCE(event ->> 'event_action', 'trigger');
 BEGIN
-    IF project_id IS NULL THEN
-        RAISE EXCEPTION 'project_id must not be null' USING ERRCODE = '22004';
-    END IF;
+    PERFORM alert_grouping.require_project(project_id);
     IF action IN ('acknowledge', 'resolve') THEN
         IF event ->> 'dedup_key' IS NULL THEN
             RAISE EXCEPTION 'event field "dedup_key" is required for event_action "%"', action
@@ -683,9 +701,7 @@ DECLARE
     a alert_grouping.alerts;
     i integer;
 BEGIN
-    IF project_id IS NULL THEN
-        RAISE EXCEPTION 'project_id must not be null' USING ERRCODE = '22004';
-    END IF;
+    PERFORM alert_grouping.require_project(project_id);
     IF events IS NULL OR pg_catalog.jsonb_typeof(events) <> 'array' THEN
         RAISE EXCEPTION 'events must be a JSON array' USING ERRCODE = '22023';
     END IF;
@@ -1003,7 +1019,7 @@ BEGIN
         'fingerprint(uuid,text,jsonb)', 'dedup_key_fingerprint(text)',
         'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
         'regroup(uuid,uuid,timestamptz,timestamptz)', 'lock_fingerprint(uuid,text)',
-        'event_to_alert(uuid,jsonb,text)', 'apply_event_action(uuid,text,text,timestamptz)',
+        'require_project(uuid)', 'event_to_alert(uuid,jsonb,text)', 'apply_event_action(uuid,text,text,timestamptz)',
         'insert_alerts(alert_grouping.alerts[])', 'ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
         'lock_episode(uuid,uuid)', 'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
         'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)']
