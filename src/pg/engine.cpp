@@ -78,10 +78,11 @@ std::string uuid_array_literal(const std::vector<Uuid> &ids) {
   return out + "}";
 }
 
+// No ORDER BY: sorting would tempt the planner into walking (project_id, created_at) over
+// every alert of the project; the oldest holder is picked in C++ instead.
 SpiQuery dedup_query(
-    "SELECT a.id, a.fingerprint FROM alert_grouping.alerts AS a "
-    " WHERE a.project_id = $1 AND a.fingerprint = ANY ($2) AND a.state <> 'resolved' "
-    " ORDER BY a.created_at, a.id",
+    "SELECT a.id, a.fingerprint, a.created_at FROM alert_grouping.alerts AS a "
+    " WHERE a.project_id = $1 AND a.fingerprint = ANY ($2) AND a.state <> 'resolved'",
     {UUIDOID, TEXTARRAYOID});
 
 SpiQuery absorb_query(
@@ -311,14 +312,25 @@ void ProjectBatch::deduplicate() {
   for (AlertRow *row : rows_) is_new[row->id] = true;
 
   // The oldest active alert already stored holds each fingerprint.
-  std::unordered_map<std::string, Uuid> holder;
+  struct Holder {
+    Uuid id;
+    TimestampTz created_at;
+  };
+  std::unordered_map<std::string, Holder> holders;
   uint64 n = dedup_query.run({project_.to_datum(), text_array(fingerprints)});
   for (uint64 i = 0; i < n; i++) {
     bool isnull;
     Uuid id = Uuid::from_datum(spi_value(i, 1, &isnull));
     if (is_new.count(id)) continue;
-    holder.emplace(text_from_datum(spi_value(i, 2, &isnull)), id);
+    TimestampTz created_at = DatumGetTimestampTz(spi_value(i, 3, &isnull));
+    auto [it, inserted] =
+        holders.try_emplace(text_from_datum(spi_value(i, 2, &isnull)), Holder{id, created_at});
+    Holder &h = it->second;
+    if (!inserted && (created_at < h.created_at || (created_at == h.created_at && id < h.id)))
+      h = Holder{id, created_at};
   }
+  std::unordered_map<std::string, Uuid> holder;
+  for (const auto &[fingerprint, h] : holders) holder.emplace(fingerprint, h.id);
 
   struct Absorbed {
     int32 count = 0;
@@ -623,12 +635,12 @@ void ProjectBatch::write() {
 
   if (!member_alert_.empty()) {
     std::string added_by = options_.added_by;
+    set_episode_query.run(
+        {project_.to_datum(), uuid_array(member_alert_), uuid_array(member_episode_)});
     insert_members_query.run(
         {project_.to_datum(), PointerGetDatum(cstring_to_text(added_by.c_str())),
          uuid_array(member_episode_), uuid_array(member_alert_), uuid_array(member_rule_),
          float8_array(member_score_, member_score_null_)});
-    set_episode_query.run(
-        {project_.to_datum(), uuid_array(member_alert_), uuid_array(member_episode_)});
     result_.grouped += int64(member_alert_.size());
   }
 
