@@ -315,18 +315,37 @@ AS 'MODULE_PATHNAME', 'ag_config_changed' LANGUAGE C;
 ------------------------------------------------------------------------------------------
 -- Acting user and access checks
 ------------------------------------------------------------------------------------------
--- The acting user: a role mapped to a member (db_role) is that member and cannot claim to be
--- anyone else; an unmapped role (an application's pooled login) acts for the user named by
--- SET LOCAL alert_grouping.user_id.
-CREATE FUNCTION alert_grouping.current_user_id() RETURNS uuid
+-- Identity. project_members.db_role links a database role to one user, across projects; only
+-- the extension owner writes it (grant_access leaves that column out). A role mapped to
+-- more than one distinct user is ambiguous and acts for nobody.
+CREATE FUNCTION alert_grouping.role_is_mapped(role name) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT COALESCE(
-        (SELECT m.user_id FROM alert_grouping.project_members AS m
-          WHERE m.db_role = pg_catalog.current_user()
-          ORDER BY m.created_at, m.project_id LIMIT 1),
-        NULLIF(pg_catalog.current_setting('alert_grouping.user_id', true), '')::uuid)
+    SELECT EXISTS (SELECT FROM alert_grouping.project_members AS m
+                    WHERE m.db_role = role_is_mapped.role)
+$$;
+
+CREATE FUNCTION alert_grouping.user_id_for_role(role name) RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN pg_catalog.count(DISTINCT m.user_id) = 1 THEN pg_catalog.min(m.user_id::text)::uuid END
+      FROM alert_grouping.project_members AS m WHERE m.db_role = user_id_for_role.role
+$$;
+
+-- The acting user, evaluated as the caller (SECURITY INVOKER, so current_user is the role
+-- running the query): a role mapped to a member is that member and nothing it sets can
+-- change it; an unmapped role (an application's pooled login) acts for the user named by
+-- SET LOCAL alert_grouping.user_id.
+CREATE FUNCTION alert_grouping.current_user_id() RETURNS uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN alert_grouping.role_is_mapped(pg_catalog.current_user())
+                THEN alert_grouping.user_id_for_role(pg_catalog.current_user())
+                ELSE NULLIF(pg_catalog.current_setting('alert_grouping.user_id', true), '')::uuid
+           END
 $$;
 
 CREATE FUNCTION alert_grouping.role_rank(role text) RETURNS integer
@@ -336,15 +355,24 @@ AS $$
     SELECT CASE role WHEN 'viewer' THEN 1 WHEN 'responder' THEN 2 WHEN 'admin' THEN 3 END
 $$;
 
--- Projects where the acting user holds at least min_role. Policies call it through
--- ARRAY(SELECT ...) so it runs once per statement, not per row.
-CREATE FUNCTION alert_grouping.member_project_ids(min_role text) RETURNS SETOF uuid
+-- Projects where a user holds at least min_role (reads project_members past its policies).
+CREATE FUNCTION alert_grouping.projects_of_user(user_id uuid, min_role text) RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.project_id FROM alert_grouping.project_members AS m
-     WHERE m.user_id = alert_grouping.current_user_id()
+     WHERE m.user_id = projects_of_user.user_id
        AND alert_grouping.role_rank(m.role) >= alert_grouping.role_rank(min_role)
+$$;
+
+-- Projects where the acting user holds at least min_role. Policies call it through
+-- ARRAY(SELECT ...) so it runs once per statement, not per row. SECURITY INVOKER: the
+-- identity must be computed as the caller.
+CREATE FUNCTION alert_grouping.member_project_ids(min_role text) RETURNS SETOF uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT alert_grouping.projects_of_user(alert_grouping.current_user_id(), min_role)
 $$;
 
 CREATE FUNCTION alert_grouping.has_project_role(project_id uuid, min_role text) RETURNS boolean
@@ -1006,7 +1034,7 @@ BEGIN
     EXECUTE pg_catalog.format(
         'GRANT SELECT, INSERT, UPDATE, DELETE ON alert_grouping.alerts, alert_grouping.episodes, '
         'alert_grouping.episode_members, alert_grouping.episode_events, '
-        'alert_grouping.grouping_rules, alert_grouping.project_members, '
+        'alert_grouping.grouping_rules, '
         'alert_grouping.project_flag_overrides, alert_grouping.teams, '
         'alert_grouping.team_members, alert_grouping.labels, alert_grouping.episode_owner_users, '
         'alert_grouping.episode_owner_teams, alert_grouping.episode_labels TO %I', role);
@@ -1014,8 +1042,13 @@ BEGIN
         'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
         'alert_grouping.feature_flags TO %I', role);
     EXECUTE pg_catalog.format('GRANT SELECT, UPDATE ON alert_grouping.projects TO %I', role);
+    -- db_role links a database role to a user across all projects: owner only.
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, DELETE, INSERT (project_id, user_id, role, created_at), UPDATE (role) '
+        'ON alert_grouping.project_members TO %I', role);
     FOREACH f IN ARRAY ARRAY[
-        'current_user_id()', 'role_rank(text)', 'member_project_ids(text)',
+        'current_user_id()', 'role_is_mapped(name)', 'user_id_for_role(name)', 'role_rank(text)',
+        'projects_of_user(uuid,text)', 'member_project_ids(text)',
         'has_project_role(uuid,text)', 'rollout_bucket(text,uuid)', 'flag_enabled(text,uuid)',
         'fingerprint(uuid,text,jsonb)', 'dedup_key_fingerprint(text)',
         'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',

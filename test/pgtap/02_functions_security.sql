@@ -1,0 +1,157 @@
+-- Functions: the contract's signatures, pinned search_path on SECURITY DEFINER functions,
+-- no EXECUTE for PUBLIC, and grant_access().
+BEGIN;
+SELECT plan(79);
+
+-- The contract's public functions: signature, result type.
+CREATE TEMP TABLE contract_functions (fn name, args name[], returns text, sig text) ON COMMIT DROP;
+INSERT INTO contract_functions VALUES
+    ('ingest', '{uuid,jsonb}', 'uuid', 'ingest(uuid,jsonb)'),
+    ('ingest_batch', '{uuid,jsonb}', 'setof record', 'ingest_batch(uuid,jsonb)'),
+    ('fingerprint', '{uuid,text,jsonb}', 'text', 'fingerprint(uuid,text,jsonb)'),
+    ('acknowledge_episode', '{uuid,uuid}', 'alert_grouping.episodes', 'acknowledge_episode(uuid,uuid)'),
+    ('resolve_episode', '{uuid,uuid}', 'alert_grouping.episodes', 'resolve_episode(uuid,uuid)'),
+    ('add_alert_to_episode', '{uuid,uuid,uuid}', 'alert_grouping.episodes', 'add_alert_to_episode(uuid,uuid,uuid)'),
+    ('remove_alert_from_episode', '{uuid,uuid,uuid}', 'alert_grouping.episodes', 'remove_alert_from_episode(uuid,uuid,uuid)'),
+    ('regroup', '{uuid,uuid,"timestamp with time zone","timestamp with time zone"}', 'integer', 'regroup(uuid,uuid,timestamptz,timestamptz)'),
+    ('preview_rule', '{uuid,jsonb,jsonb,"timestamp with time zone","timestamp with time zone"}', 'setof record', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)'),
+    ('flag_enabled', '{text,uuid}', 'boolean', 'flag_enabled(text,uuid)'),
+    ('current_user_id', '{}', 'uuid', 'current_user_id()'),
+    ('validate_rule', '{jsonb,jsonb,jsonb}', 'void', 'validate_rule(jsonb,jsonb,jsonb)'),
+    ('grant_access', '{name}', 'void', 'grant_access(name)');
+
+------------------------------------------------------------------------------------------
+-- 1. Signatures (13 x 2)
+------------------------------------------------------------------------------------------
+SELECT has_function('alert_grouping', fn, args::text[], format('function %s exists', sig))
+  FROM contract_functions ORDER BY sig;
+SELECT function_returns('alert_grouping', fn, args::text[], returns, format('%s returns %s', sig, returns))
+  FROM contract_functions ORDER BY sig;
+
+-- Parameter names matter to callers using named notation; TABLE results name their columns.
+SELECT is(pg_catalog.pg_get_function_arguments('alert_grouping.ingest(uuid,jsonb)'::regprocedure),
+          'project_id uuid, event jsonb', 'ingest(project_id, event)');
+SELECT is(pg_catalog.pg_get_function_arguments('alert_grouping.ingest_batch(uuid,jsonb)'::regprocedure),
+          'project_id uuid, events jsonb', 'ingest_batch(project_id, events)');
+SELECT is(pg_catalog.pg_get_function_result('alert_grouping.ingest_batch(uuid,jsonb)'::regprocedure),
+          'TABLE(alert_id uuid, action text)', 'ingest_batch returns TABLE(alert_id uuid, action text)');
+SELECT is(pg_catalog.pg_get_function_arguments('alert_grouping.fingerprint(uuid,text,jsonb)'::regprocedure),
+          'monitor_id uuid, title text, labels jsonb', 'fingerprint(monitor_id, title, labels)');
+SELECT is(pg_catalog.pg_get_function_arguments('alert_grouping.regroup(uuid,uuid,timestamptz,timestamptz)'::regprocedure),
+          'project_id uuid, rule_id uuid, from_ts timestamp with time zone, to_ts timestamp with time zone',
+          'regroup(project_id, rule_id, from_ts, to_ts)');
+SELECT is(pg_catalog.pg_get_function_arguments('alert_grouping.preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)'::regprocedure),
+          'project_id uuid, match_criteria jsonb, grouping_config jsonb, from_ts timestamp with time zone, to_ts timestamp with time zone',
+          'preview_rule(project_id, match_criteria, grouping_config, from_ts, to_ts)');
+SELECT is(pg_catalog.pg_get_function_result('alert_grouping.preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)'::regprocedure),
+          'TABLE(group_key text, alert_ids uuid[], first_at timestamp with time zone, last_at timestamp with time zone)',
+          'preview_rule returns TABLE(group_key, alert_ids, first_at, last_at)');
+SELECT is(pg_catalog.pg_get_function_arguments('alert_grouping.flag_enabled(text,uuid)'::regprocedure),
+          'flag text, project_id uuid', 'flag_enabled(flag, project_id)');
+SELECT volatility_is('alert_grouping', 'fingerprint', ARRAY['uuid', 'text', 'jsonb'], 'immutable',
+                     'fingerprint is IMMUTABLE (usable in indexes and generated columns)');
+
+------------------------------------------------------------------------------------------
+-- 2. SECURITY DEFINER functions pin search_path; entry points are SECURITY INVOKER
+------------------------------------------------------------------------------------------
+SELECT isnt_empty($$
+    SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.prosecdef$$,
+    'the schema has SECURITY DEFINER functions (the next check is not vacuous)');
+SELECT is_empty($$
+    SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.prosecdef
+       AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)$$,
+    'every SECURITY DEFINER function has SET search_path = pg_catalog, pg_temp');
+-- Hardening beyond the brief: SQL and PL/pgSQL bodies all run with the pinned path.
+SELECT is_empty($$
+    SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
+      JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
+       AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)$$,
+    'every SQL and PL/pgSQL function of the schema pins search_path');
+
+-- Row-level security must decide what callers of the entry points may do.
+SELECT isnt_definer('alert_grouping', fn, args::text[], format('%s is SECURITY INVOKER', sig))
+  FROM contract_functions
+ WHERE fn IN ('ingest', 'ingest_batch', 'acknowledge_episode', 'resolve_episode',
+              'add_alert_to_episode', 'remove_alert_from_episode', 'regroup', 'preview_rule',
+              'grant_access')
+ ORDER BY sig;
+
+------------------------------------------------------------------------------------------
+-- 3. Nothing is executable by PUBLIC
+------------------------------------------------------------------------------------------
+SELECT cmp_ok((SELECT count(*)::int FROM pg_catalog.pg_proc
+                WHERE pronamespace = 'alert_grouping'::regnamespace), '>=', 13,
+              'the schema has its functions (the next check is not vacuous)');
+SELECT is_empty($$
+    SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace
+       AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')$$,
+    'no function of the schema is executable by PUBLIC');
+
+------------------------------------------------------------------------------------------
+-- 4. grant_access()
+------------------------------------------------------------------------------------------
+CREATE ROLE ag_t_granted LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+CREATE ROLE "AG t Mixed-Case" LOGIN NOSUPERUSER NOBYPASSRLS;
+
+SELECT ok(NOT has_schema_privilege('ag_t_granted', 'alert_grouping', 'USAGE'),
+          'before grant_access: a fresh role cannot use the schema');
+SELECT ok(NOT has_function_privilege('ag_t_granted', 'alert_grouping.ingest(uuid,jsonb)', 'EXECUTE'),
+          'before grant_access: a fresh role cannot execute ingest');
+SET ROLE ag_t_granted;
+SELECT throws_ok($$SELECT alert_grouping.fingerprint(NULL, 'x', '{}')$$, '42501', NULL,
+                 'before grant_access: calling a function as the fresh role is refused');
+RESET ROLE;
+
+SELECT lives_ok($$SELECT alert_grouping.grant_access('ag_t_granted')$$, 'grant_access(role) succeeds');
+SELECT lives_ok($$SELECT alert_grouping.grant_access('ag_t_granted')$$, 'grant_access is idempotent');
+
+SELECT ok(has_schema_privilege('ag_t_granted', 'alert_grouping', 'USAGE'),
+          'after grant_access: the role can use the schema');
+SELECT ok(has_function_privilege('ag_t_granted', format('alert_grouping.%s', sig), 'EXECUTE'),
+          format('after grant_access: the role can execute %s', sig))
+  FROM contract_functions WHERE fn <> 'grant_access' ORDER BY sig;
+SELECT ok(NOT has_function_privilege('ag_t_granted', 'alert_grouping.grant_access(name)', 'EXECUTE'),
+          'grant_access does not hand out grant_access itself');
+
+-- Tables: every tenant table and projects are readable (RLS narrows the rows).
+SELECT is_empty($$
+    SELECT c.relname FROM pg_catalog.pg_class AS c
+     WHERE c.relnamespace = 'alert_grouping'::regnamespace AND c.relkind = 'r'
+       AND (c.relname = 'projects' OR EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
+                                               WHERE a.attrelid = c.oid AND a.attname = 'project_id'))
+       AND NOT pg_catalog.has_table_privilege('ag_t_granted', c.oid, 'SELECT')$$,
+    'after grant_access: the role can SELECT every tenant table and projects');
+SELECT ok(has_table_privilege('ag_t_granted', 'alert_grouping.alerts', 'INSERT'),
+          'after grant_access: the role may INSERT alerts (policies narrow it)');
+SELECT ok(NOT has_table_privilege('ag_t_granted', 'alert_grouping.projects', 'INSERT'),
+          'grant_access does not let the role create projects');
+SELECT ok(NOT has_table_privilege('ag_t_granted', 'alert_grouping.engine_errors', 'INSERT')
+          AND NOT has_table_privilege('ag_t_granted', 'alert_grouping.project_counters', 'UPDATE'),
+          'engine_errors and project_counters stay read-only for the role');
+SELECT ok(NOT has_table_privilege('ag_t_granted', 'alert_grouping.feature_flags', 'UPDATE'),
+          'feature_flags (global) stay read-only for the role');
+
+-- The role really can call functions now.
+SET ROLE ag_t_granted;
+SELECT is(length(alert_grouping.fingerprint(NULL, 'disk full', '{"host":"a"}')), 64,
+          'as the granted role: fingerprint() runs and returns 64 hex chars');
+SELECT throws_ok($$SELECT alert_grouping.grant_access('ag_t_granted')$$, '42501', NULL,
+                 'as the granted role: grant_access is refused');
+RESET ROLE;
+
+SELECT throws_ok($$SELECT alert_grouping.grant_access('ag_t_no_such_role')$$, '42704',
+                 'role "ag_t_no_such_role" does not exist', 'grant_access on a missing role raises 42704');
+SELECT throws_ok($$SELECT alert_grouping.grant_access(NULL)$$, NULL, NULL,
+                 'grant_access(NULL) raises instead of doing nothing');
+SELECT lives_ok($$SELECT alert_grouping.grant_access('AG t Mixed-Case')$$,
+                'grant_access quotes a role name that needs quoting');
+SELECT ok(has_schema_privilege('AG t Mixed-Case', 'alert_grouping', 'USAGE')
+          AND has_function_privilege('AG t Mixed-Case', 'alert_grouping.ingest(uuid,jsonb)', 'EXECUTE'),
+          'the quoted role got the grants');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,381 @@
+-- The row-level security matrix, exercised as ordinary login roles (NOSUPERUSER NOBYPASSRLS,
+-- not table owners), in two modes:
+--   mapped: each persona is its own database role, mapped to its member row by db_role;
+--   app:    one unmapped application role acts for each persona with
+--           SET LOCAL alert_grouping.user_id = '<uuid>'.
+-- The same assertions run in both modes (pg_temp.matrix(mode)), so a failure in one mode
+-- only points at the identity mechanism, and a failure in both at the policies.
+--
+-- pgTAP 1.2 grants its temp tables and sequences to PUBLIC, and the session's temp schema is
+-- usable by any role holding TEMP on the database, so pgTAP's functions work after SET ROLE:
+-- each statement under test runs as the role it names, inside throws_ok / lives_ok / set_eq.
+BEGIN;
+SELECT plan(100);
+
+------------------------------------------------------------------------------------------
+-- Constants, roles, helpers
+------------------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.k(what text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE what
+        WHEN 'p1' THEN 'a1000000-0000-0000-0000-000000000001'
+        WHEN 'p2' THEN 'a2000000-0000-0000-0000-000000000002'
+        WHEN 'admin1' THEN 'b0000000-0000-0000-0000-000000000011'
+        WHEN 'resp1' THEN 'b0000000-0000-0000-0000-000000000012'
+        WHEN 'view1' THEN 'b0000000-0000-0000-0000-000000000013'
+        WHEN 'admin2' THEN 'b0000000-0000-0000-0000-000000000021'
+        WHEN 'stranger' THEN 'b0000000-0000-0000-0000-000000000099'
+        WHEN 'r1' THEN 'c1000000-0000-0000-0000-000000000001'
+        WHEN 'r2' THEN 'c2000000-0000-0000-0000-000000000002'
+        WHEN 't1' THEN 'd1000000-0000-0000-0000-000000000001'
+        WHEN 't2' THEN 'd2000000-0000-0000-0000-000000000002'
+        WHEN 'l1' THEN 'e1000000-0000-0000-0000-000000000001'
+        WHEN 'l2' THEN 'e2000000-0000-0000-0000-000000000002'
+    END::uuid
+$$;
+
+CREATE ROLE tap_admin1 LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+CREATE ROLE tap_resp1 LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+CREATE ROLE tap_view1 LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+CREATE ROLE tap_admin2 LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+CREATE ROLE tap_app LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+SELECT alert_grouping.grant_access(r)
+  FROM unnest(ARRAY['tap_admin1', 'tap_resp1', 'tap_view1', 'tap_admin2', 'tap_app']) AS r;
+
+-- Switches identity. persona: admin1, resp1, view1, admin2, stranger, none (the application
+-- role with no user id), super (back to the superuser). claimed: a user id the persona's own
+-- role sets in mapped mode (an impersonation attempt).
+CREATE FUNCTION pg_temp.act(mode text, persona text, claimed uuid DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RESET ROLE;
+    PERFORM set_config('alert_grouping.user_id', '', true);
+    IF persona = 'super' THEN
+        RETURN;
+    ELSIF mode = 'mapped' AND persona NOT IN ('none', 'stranger') THEN
+        EXECUTE format('SET LOCAL ROLE %I', 'tap_' || persona);
+        PERFORM set_config('alert_grouping.user_id', COALESCE(claimed::text, ''), true);
+    ELSE
+        SET LOCAL ROLE tap_app;
+        PERFORM set_config('alert_grouping.user_id', COALESCE(pg_temp.k(persona)::text, ''), true);
+    END IF;
+END
+$$;
+
+-- Tables of the schema that carry project_id (the tenant tables), from the catalog.
+CREATE FUNCTION pg_temp.tenant_tables() RETURNS SETOF text LANGUAGE sql STABLE AS $$
+    SELECT c.relname::text FROM pg_catalog.pg_class AS c
+      JOIN pg_catalog.pg_attribute AS a
+        ON a.attrelid = c.oid AND a.attname = 'project_id' AND NOT a.attisdropped
+     WHERE c.relnamespace = 'alert_grouping'::regnamespace AND c.relkind IN ('r', 'p')
+$$;
+
+-- (table, project) for every project whose rows the current identity sees, per tenant table
+-- and in projects.
+CREATE FUNCTION pg_temp.visible() RETURNS TABLE (tbl text, project uuid) LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT * FROM pg_temp.tenant_tables() LOOP
+        RETURN QUERY EXECUTE format(
+            'SELECT DISTINCT %L::text, x.project_id FROM alert_grouping.%I AS x', t, t);
+    END LOOP;
+    RETURN QUERY SELECT 'projects'::text, p.id FROM alert_grouping.projects AS p;
+END
+$$;
+
+-- What visible() returns for a member of exactly the given projects.
+CREATE FUNCTION pg_temp.expected(projects uuid[]) RETURNS TABLE (tbl text, project uuid)
+LANGUAGE sql STABLE AS $$
+    SELECT t.t, p.p FROM (SELECT * FROM pg_temp.tenant_tables() UNION ALL SELECT 'projects') AS t(t)
+     CROSS JOIN unnest(projects) AS p(p)
+$$;
+
+-- Rows a statement touched, or NULL if it raised (the assertion then fails with NULL).
+CREATE FUNCTION pg_temp.rowcount(sql text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE sql;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'rowcount(%): % %', sql, SQLSTATE, SQLERRM;
+    RETURN NULL;
+END
+$$;
+
+-- Runs a statement and swallows any error (for attempts whose effect is asserted after).
+CREATE FUNCTION pg_temp.attempt(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+------------------------------------------------------------------------------------------
+-- Seed both projects as the superuser
+------------------------------------------------------------------------------------------
+INSERT INTO alert_grouping.projects (id, name)
+VALUES (pg_temp.k('p1'), 'P1'), (pg_temp.k('p2'), 'P2');
+INSERT INTO alert_grouping.project_members (project_id, user_id, db_role, role) VALUES
+    (pg_temp.k('p1'), pg_temp.k('admin1'), 'tap_admin1', 'admin'),
+    (pg_temp.k('p1'), pg_temp.k('resp1'), 'tap_resp1', 'responder'),
+    (pg_temp.k('p1'), pg_temp.k('view1'), 'tap_view1', 'viewer'),
+    (pg_temp.k('p2'), pg_temp.k('admin2'), 'tap_admin2', 'admin');
+INSERT INTO alert_grouping.project_flag_overrides (project_id, flag, enabled)
+VALUES (pg_temp.k('p1'), 'grouping', true), (pg_temp.k('p2'), 'grouping', true);
+INSERT INTO alert_grouping.teams (project_id, id, name)
+VALUES (pg_temp.k('p1'), pg_temp.k('t1'), 'ops'), (pg_temp.k('p2'), pg_temp.k('t2'), 'ops');
+INSERT INTO alert_grouping.team_members (project_id, team_id, user_id)
+VALUES (pg_temp.k('p1'), pg_temp.k('t1'), pg_temp.k('resp1')),
+       (pg_temp.k('p2'), pg_temp.k('t2'), pg_temp.k('admin2'));
+INSERT INTO alert_grouping.labels (project_id, id, name)
+VALUES (pg_temp.k('p1'), pg_temp.k('l1'), 'db'), (pg_temp.k('p2'), pg_temp.k('l2'), 'db');
+-- Priority 10: rules that personas manage to create later (default 100) never shadow it.
+INSERT INTO alert_grouping.grouping_rules
+    (project_id, id, name, priority, grouping_config, episode_config)
+VALUES (pg_temp.k('p1'), pg_temp.k('r1'), 'by run', 10, '{"group_by": ["labels.run"]}',
+        jsonb_build_object('owner_user_ids', jsonb_build_array(pg_temp.k('resp1')),
+                           'owner_team_ids', jsonb_build_array(pg_temp.k('t1')),
+                           'label_ids', jsonb_build_array(pg_temp.k('l1')))),
+       (pg_temp.k('p2'), pg_temp.k('r2'), 'by run', 10, '{"group_by": ["labels.run"]}',
+        jsonb_build_object('owner_user_ids', jsonb_build_array(pg_temp.k('admin2')),
+                           'owner_team_ids', jsonb_build_array(pg_temp.k('t2')),
+                           'label_ids', jsonb_build_array(pg_temp.k('l2'))));
+-- One episode per mode in P1 (each mode acts on its own), one in P2.
+INSERT INTO alert_grouping.alerts (project_id, title, labels) VALUES
+    (pg_temp.k('p1'), 'seed mapped', '{"run": "mapped"}'),
+    (pg_temp.k('p1'), 'seed app', '{"run": "app"}'),
+    (pg_temp.k('p2'), 'seed p2', '{"run": "mapped"}'),
+    (pg_temp.k('p2'), 'seed p2 again', '{"run": "mapped"}');
+INSERT INTO alert_grouping.engine_errors (project_id, alert_ids, sqlstate, message)
+VALUES (pg_temp.k('p1'), '{}', 'XX000', 'seeded'), (pg_temp.k('p2'), '{}', 'XX000', 'seeded');
+
+-- The seed is complete: as the superuser, every tenant table has rows of both projects, so
+-- the visibility checks below compare non-empty sets.
+SELECT set_eq('SELECT * FROM pg_temp.visible()',
+              format('SELECT * FROM pg_temp.expected(%L)', ARRAY[pg_temp.k('p1'), pg_temp.k('p2')]),
+              'seed: every tenant table and projects hold rows of both P1 and P2');
+SELECT is_empty($$
+    SELECT rolname FROM pg_catalog.pg_roles
+     WHERE rolname LIKE 'tap\_%' AND (rolsuper OR rolbypassrls
+           OR oid IN (SELECT relowner FROM pg_catalog.pg_class
+                       WHERE relnamespace = 'alert_grouping'::regnamespace))$$,
+    'the test roles are ordinary: no superuser, no BYPASSRLS, own no table');
+
+------------------------------------------------------------------------------------------
+-- The matrix: 47 assertions in mapped mode, 48 in app mode (2 + 47 + 48 + 3 = 100)
+------------------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.matrix(mode text) RETURNS SETOF text LANGUAGE plpgsql AS $matrix$
+DECLARE
+    p1 uuid := pg_temp.k('p1');
+    p2 uuid := pg_temp.k('p2');
+    r1 uuid := pg_temp.k('r1');
+    tag text := format(' [%s]', mode);
+    ep uuid;          -- this mode's P1 episode
+    seed_alert uuid;  -- its seeded alert
+    owner_role text;  -- the owner of the SECURITY DEFINER functions
+    login_role text := CASE mode WHEN 'mapped' THEN 'tap_admin1' ELSE 'tap_app' END;
+    ins_alert text;
+    persona text;
+BEGIN
+    PERFORM pg_temp.act(mode, 'super');
+    SELECT a.id, a.episode_id INTO STRICT seed_alert, ep FROM alert_grouping.alerts AS a
+     WHERE a.project_id = p1 AND a.title = 'seed ' || mode;
+    SELECT p.proowner::regrole::text INTO owner_role FROM pg_catalog.pg_proc AS p
+     WHERE p.oid = 'alert_grouping.current_user_id()'::regprocedure;
+    ins_alert := format($$INSERT INTO alert_grouping.alerts (project_id, title, labels)
+                          VALUES (%L, 'resp alert %s', '{"run": "%s"}')$$, p1, mode, mode);
+
+    -- A. Who the engine thinks is acting (4)
+    FOREACH persona IN ARRAY ARRAY['admin1', 'resp1', 'view1', 'admin2'] LOOP
+        PERFORM pg_temp.act(mode, persona);
+        RETURN NEXT is(alert_grouping.current_user_id(), pg_temp.k(persona),
+                       persona || ': current_user_id() is its member user' || tag);
+    END LOOP;
+
+    -- B. Each persona sees exactly its project's rows in every tenant table and projects (4)
+    PERFORM pg_temp.act(mode, 'admin1');
+    RETURN NEXT set_eq('SELECT * FROM pg_temp.visible()', format('SELECT * FROM pg_temp.expected(%L)', ARRAY[p1]),
+                       'admin1 sees P1 rows, and only P1 rows, in every tenant table' || tag);
+    PERFORM pg_temp.act(mode, 'resp1');
+    RETURN NEXT set_eq('SELECT * FROM pg_temp.visible()', format('SELECT * FROM pg_temp.expected(%L)', ARRAY[p1]),
+                       'resp1 sees P1 rows, and only P1 rows, in every tenant table' || tag);
+    PERFORM pg_temp.act(mode, 'view1');
+    RETURN NEXT set_eq('SELECT * FROM pg_temp.visible()', format('SELECT * FROM pg_temp.expected(%L)', ARRAY[p1]),
+                       'view1 sees P1 rows, and only P1 rows, in every tenant table' || tag);
+    PERFORM pg_temp.act(mode, 'admin2');
+    RETURN NEXT set_eq('SELECT * FROM pg_temp.visible()', format('SELECT * FROM pg_temp.expected(%L)', ARRAY[p2]),
+                       'admin2 sees P2 rows and nothing of P1 in every tenant table' || tag);
+
+    -- C. The viewer reads only (7)
+    PERFORM pg_temp.act(mode, 'view1');
+    RETURN NEXT throws_ok(ins_alert, '42501', 'new row violates row-level security policy for table "alerts"',
+                          'view1 cannot INSERT an alert into P1' || tag);
+    RETURN NEXT throws_ok(format($$SELECT alert_grouping.ingest(%L, '{"payload": {"summary": "x"}}')$$, p1),
+                          '42501', 'new row violates row-level security policy for table "alerts"',
+                          'view1 cannot ingest into P1' || tag);
+    RETURN NEXT throws_ok(format('SELECT alert_grouping.acknowledge_episode(%L, %L)', p1, ep),
+                          '42501', format('permission denied to change episode %s', ep),
+                          'view1 cannot acknowledge a P1 episode' || tag);
+    RETURN NEXT throws_ok(format('SELECT alert_grouping.resolve_episode(%L, %L)', p1, ep),
+                          '42501', format('permission denied to change episode %s', ep),
+                          'view1 cannot resolve a P1 episode' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format($$UPDATE alert_grouping.episodes SET title = 'x' WHERE project_id = %L$$, p1)),
+                   0::bigint, 'view1 updates no P1 episode' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format('DELETE FROM alert_grouping.alerts WHERE project_id = %L', p1)),
+                   0::bigint, 'view1 deletes no P1 alert' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.grouping_rules (project_id, name) VALUES (%L, 'v')$$, p1),
+                          '42501', 'new row violates row-level security policy for table "grouping_rules"',
+                          'view1 cannot create a rule in P1' || tag);
+
+    -- D. The responder ingests, acknowledges and resolves in P1, and no more (17)
+    PERFORM pg_temp.act(mode, 'resp1');
+    RETURN NEXT lives_ok(ins_alert, 'resp1 can INSERT an alert into P1' || tag);
+    RETURN NEXT is((SELECT a.episode_id FROM alert_grouping.alerts AS a
+                     WHERE a.project_id = p1 AND a.title = 'resp alert ' || mode),
+                   ep, 'the engine grouped resp1''s alert into the open episode of its key' || tag);
+    RETURN NEXT lives_ok(format($$SELECT alert_grouping.ingest(%L, '{"payload": {"summary": "resp ingest %s"}, "labels": {"run": "%s"}}')$$,
+                                p1, mode, mode),
+                         'resp1 can ingest into P1' || tag);
+    PERFORM pg_temp.act(mode, 'super');
+    RETURN NEXT is((SELECT e.alert_count FROM alert_grouping.episodes AS e WHERE e.id = ep), 3,
+                   'the episode counts the seeded alert and resp1''s two' || tag);
+    PERFORM pg_temp.act(mode, 'resp1');
+    RETURN NEXT lives_ok(format('SELECT alert_grouping.acknowledge_episode(%L, %L)', p1, ep),
+                         'resp1 can acknowledge a P1 episode' || tag);
+    PERFORM pg_temp.act(mode, 'super');
+    RETURN NEXT results_eq(
+        format($$SELECT e.state::text, (SELECT array_agg(DISTINCT a.state::text) FROM alert_grouping.alerts AS a
+                                         WHERE a.episode_id = e.id) FROM alert_grouping.episodes AS e WHERE e.id = %L$$, ep),
+        $$VALUES ('acknowledged', ARRAY['acknowledged'])$$,
+        'the acknowledgement reached the episode and its alerts' || tag);
+    PERFORM pg_temp.act(mode, 'resp1');
+    RETURN NEXT lives_ok(format('SELECT alert_grouping.resolve_episode(%L, %L)', p1, ep),
+                         'resp1 can resolve a P1 episode' || tag);
+    PERFORM pg_temp.act(mode, 'super');
+    RETURN NEXT results_eq(
+        format($$SELECT e.state::text, (SELECT array_agg(DISTINCT a.state::text) FROM alert_grouping.alerts AS a
+                                         WHERE a.episode_id = e.id) FROM alert_grouping.episodes AS e WHERE e.id = %L$$, ep),
+        $$VALUES ('resolved', ARRAY['resolved'])$$,
+        'the resolution reached the episode and its alerts' || tag);
+    PERFORM pg_temp.act(mode, 'resp1');
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.grouping_rules (project_id, name) VALUES (%L, 'r')$$, p1),
+                          '42501', 'new row violates row-level security policy for table "grouping_rules"',
+                          'resp1 cannot create a rule in P1' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format('UPDATE alert_grouping.grouping_rules SET priority = 1 WHERE project_id = %L', p1)),
+                   0::bigint, 'resp1 updates no P1 rule' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format('DELETE FROM alert_grouping.grouping_rules WHERE project_id = %L', p1)),
+                   0::bigint, 'resp1 deletes no P1 rule' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.alerts (project_id, title) VALUES (%L, 'x')$$, p2),
+                          '42501', 'new row violates row-level security policy for table "alerts"',
+                          'resp1 cannot INSERT an alert into P2' || tag);
+    RETURN NEXT throws_ok(format($$SELECT alert_grouping.ingest(%L, '{"payload": {"summary": "x"}}')$$, p2),
+                          'P0002', format('project %s not found', p2),
+                          'resp1 cannot ingest into P2 (not found for it)' || tag);
+    RETURN NEXT throws_ok(format('UPDATE alert_grouping.alerts SET project_id = %L WHERE project_id = %L AND id = %L',
+                                 p2, p1, seed_alert),
+                          '42501', 'new row violates row-level security policy for table "alerts"',
+                          'resp1 cannot move a P1 alert into P2' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format($$UPDATE alert_grouping.alerts SET title = 'x' WHERE project_id = %L$$, p2)),
+                   0::bigint, 'resp1 updates no P2 alert' || tag);
+    RETURN NEXT throws_ok(format($$SELECT alert_grouping.regroup(%L, %L, '-infinity', 'infinity')$$, p1, r1),
+                          '42501', NULL, 'resp1 cannot regroup (admin only)' || tag);
+    PERFORM pg_temp.act(mode, 'super');
+    RETURN NEXT is((SELECT a.project_id FROM alert_grouping.alerts AS a WHERE a.id = seed_alert), p1,
+                   'the alert resp1 tried to move is still in P1' || tag);
+
+    -- E. The admin manages rules in its own project only (5)
+    PERFORM pg_temp.act(mode, 'admin1');
+    RETURN NEXT lives_ok(format($$INSERT INTO alert_grouping.grouping_rules (project_id, name, priority, match_criteria)
+                                  VALUES (%L, 'admin rule %s', 1000, '{"title_pattern": "^never$"}')$$, p1, mode),
+                         'admin1 can create a rule in P1' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.grouping_rules (project_id, name) VALUES (%L, 'a')$$, p2),
+                          '42501', 'new row violates row-level security policy for table "grouping_rules"',
+                          'admin1 cannot create a rule in P2' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format($$UPDATE alert_grouping.grouping_rules SET description = 'edited' WHERE project_id = %L AND id = %L$$, p1, r1)),
+                   1::bigint, 'admin1 can update a P1 rule' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format($$UPDATE alert_grouping.grouping_rules SET description = 'edited' WHERE project_id = %L$$, p2)),
+                   0::bigint, 'admin1 updates no P2 rule' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format($$SELECT * FROM alert_grouping.preview_rule(%L, '{}', '{"group_by": ["labels.run"]}', '-infinity', 'infinity')$$, p1)),
+                   2::bigint, 'admin1 can preview a rule over P1 alerts (two groups: the runs)' || tag);
+
+    -- F. The other project's admin can do nothing in P1 (5)
+    PERFORM pg_temp.act(mode, 'admin2');
+    RETURN NEXT throws_ok(format('SELECT alert_grouping.acknowledge_episode(%L, %L)', p1, ep),
+                          'P0002', NULL, 'admin2 cannot acknowledge a P1 episode (not found for it)' || tag);
+    RETURN NEXT throws_ok(format($$SELECT * FROM alert_grouping.preview_rule(%L, '{}', '{}', '-infinity', 'infinity')$$, p1),
+                          'P0002', NULL, 'admin2 cannot preview over P1 alerts' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format($$UPDATE alert_grouping.alerts SET title = 'x' WHERE project_id = %L$$, p1)),
+                   0::bigint, 'admin2 updates no P1 alert' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.alerts (project_id, title) VALUES (%L, 'x')$$, p1),
+                          '42501', 'new row violates row-level security policy for table "alerts"',
+                          'admin2 cannot INSERT an alert into P1' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.project_members (project_id, user_id, role) VALUES (%L, %L, 'admin')$$,
+                                 p1, pg_temp.k('admin2')),
+                          '42501', 'new row violates row-level security policy for table "project_members"',
+                          'admin2 cannot make itself a member of P1' || tag);
+
+    -- G. A project admin cannot reach another project through member rows' db_role (2).
+    -- Mapping the role the SECURITY DEFINER functions run as, then the admin's own login role,
+    -- to the other project's admin; whether the row is refused or ignored, P2 must stay hidden.
+    PERFORM pg_temp.act(mode, 'admin1');
+    PERFORM pg_temp.attempt(format($$INSERT INTO alert_grouping.project_members (project_id, user_id, db_role, role)
+                                     VALUES (%L, %L, %L, 'viewer')$$, p1, pg_temp.k('admin2'), owner_role));
+    RETURN NEXT is_empty(format('SELECT id FROM alert_grouping.projects WHERE id = %L', p2),
+                         format('admin1 gains no access to P2 by mapping db_role %s to admin2''s user id', owner_role) || tag);
+    PERFORM pg_temp.act(mode, 'super');
+    DELETE FROM alert_grouping.project_members WHERE project_id = p1 AND user_id = pg_temp.k('admin2');
+    PERFORM pg_temp.act(mode, 'admin1');
+    PERFORM pg_temp.attempt(format($$INSERT INTO alert_grouping.project_members (project_id, user_id, db_role, role, created_at)
+                                     VALUES (%L, %L, %L, 'viewer', '2000-01-01')$$, p1, pg_temp.k('admin2'), login_role));
+    RETURN NEXT is_empty(format('SELECT id FROM alert_grouping.projects WHERE id = %L', p2),
+                         format('admin1 gains no access to P2 by mapping its login role %s to admin2''s user id', login_role) || tag);
+    PERFORM pg_temp.act(mode, 'super');
+    DELETE FROM alert_grouping.project_members WHERE project_id = p1 AND user_id = pg_temp.k('admin2');
+
+    -- H. Mode-specific identity rules
+    IF mode = 'mapped' THEN  -- (3) a mapped role cannot claim another user
+        PERFORM pg_temp.act(mode, 'view1', pg_temp.k('admin1'));
+        RETURN NEXT is(alert_grouping.current_user_id(), pg_temp.k('view1'),
+                       'view1 claiming admin1 via alert_grouping.user_id is still view1' || tag);
+        RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.grouping_rules (project_id, name) VALUES (%L, 'imp')$$, p1),
+                              '42501', 'new row violates row-level security policy for table "grouping_rules"',
+                              'view1 claiming admin1 cannot create a rule in P1' || tag);
+        PERFORM pg_temp.act(mode, 'view1', pg_temp.k('admin2'));
+        RETURN NEXT is_empty(format('SELECT id FROM alert_grouping.projects WHERE id = %L', p2),
+                             'view1 claiming admin2 does not see P2' || tag);
+    ELSE  -- (4) the application role without a member user id sees and writes nothing
+        PERFORM pg_temp.act(mode, 'none');
+        RETURN NEXT is(alert_grouping.current_user_id(), NULL::uuid,
+                       'app without alert_grouping.user_id acts for nobody' || tag);
+        RETURN NEXT is_empty('SELECT * FROM pg_temp.visible()',
+                             'app without alert_grouping.user_id sees no row of any tenant table' || tag);
+        RETURN NEXT throws_ok(ins_alert, '42501', 'new row violates row-level security policy for table "alerts"',
+                              'app without alert_grouping.user_id cannot INSERT alerts' || tag);
+        PERFORM pg_temp.act(mode, 'stranger');
+        RETURN NEXT is_empty('SELECT * FROM pg_temp.visible()',
+                             'app acting for a user who is no member sees no row' || tag);
+    END IF;
+    PERFORM pg_temp.act(mode, 'super');
+END
+$matrix$;
+
+SELECT * FROM pg_temp.matrix('mapped');
+SELECT * FROM pg_temp.matrix('app');
+
+-- After both runs, as the superuser: P2 was never written by a P1 persona.
+SELECT results_eq(
+    format($$SELECT count(*)::int FROM alert_grouping.alerts WHERE project_id = %L$$, pg_temp.k('p2')),
+    ARRAY[2], 'P2 still holds exactly its two seeded alerts');
+SELECT results_eq(
+    format($$SELECT count(*)::int FROM alert_grouping.grouping_rules WHERE project_id = %L$$, pg_temp.k('p2')),
+    ARRAY[1], 'P2 still holds exactly its one rule');
+SELECT results_eq(
+    format($$SELECT count(*)::int FROM alert_grouping.project_members WHERE project_id = %L$$, pg_temp.k('p1')),
+    ARRAY[3], 'P1 holds exactly its three seeded members');
+
+SELECT * FROM finish();
+ROLLBACK;
