@@ -4,14 +4,12 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <unordered_map>
 
+#include "engine_statements.hpp"
 #include "grouping.hpp"
-#include "guard.hpp"
 #include "planner.hpp"
 #include "project_config.hpp"
-#include "spi_query.hpp"
 
 namespace ag::pg {
 
@@ -43,6 +41,8 @@ bool AlertRowReader::is_resolved(Datum enum_value) {
 
 namespace {
 
+namespace sql = statements;
+
 // Advisory lock classes. Every statement takes its fingerprint locks, then its group locks,
 // each set in ascending order, so single-statement writers can never wait in a cycle.
 constexpr int32 kFingerprintLockClass = 0x41470001;
@@ -67,8 +67,6 @@ void lock_all(int32 lock_class, std::vector<int32> keys) {
     });
 }
 
-std::string severity_text(Severity s) { return severity_name(s); }
-
 std::string uuid_array_literal(const std::vector<Uuid> &ids) {
   std::string out = "{";
   for (size_t i = 0; i < ids.size(); i++) {
@@ -78,168 +76,79 @@ std::string uuid_array_literal(const std::vector<Uuid> &ids) {
   return out + "}";
 }
 
-// No ORDER BY: sorting would tempt the planner into walking (project_id, created_at) over
-// every alert of the project; the oldest holder is picked in C++ instead.
-SpiQuery dedup_query(
-    "SELECT a.id, a.fingerprint, a.created_at FROM alert_grouping.alerts AS a "
-    " WHERE a.project_id = $1 AND a.fingerprint = ANY ($2) AND a.state <> 'resolved'",
-    {UUIDOID, TEXTARRAYOID});
+Uuid uuid_from_text(const std::string &text) {
+  return Uuid::from_datum(
+      pg_call([&] { return DirectFunctionCall1(uuid_in, CStringGetDatum(text.c_str())); }));
+}
 
-SpiQuery absorb_query(
-    "UPDATE alert_grouping.alerts AS a "
-    "   SET duplicate_count = a.duplicate_count + v.n, "
-    "       last_duplicate_at = GREATEST(a.last_duplicate_at, v.at), "
-    "       severity = GREATEST(a.severity, v.sev::alert_grouping.severity) "
-    "  FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::int4[]), "
-    "pg_catalog.unnest($4::timestamptz[]), pg_catalog.unnest($5::text[])) "
-    "       AS v(id, n, at, sev) "
-    " WHERE a.project_id = $1 AND a.id = v.id "
-    "RETURNING a.episode_id, a.severity::text, v.at",
-    {UUIDOID, UUIDARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID});
+Severity severity_from_text(Datum d) {
+  return parse_severity(text_from_datum(d)).value_or(Severity::Info);
+}
 
-SpiQuery delete_query("DELETE FROM alert_grouping.alerts WHERE project_id = $1 AND id = ANY ($2)",
-                      {UUIDOID, UUIDARRAYOID});
+// Everything one statement writes, across all its projects, as the parallel arrays the
+// engine's SQL statements take.
+struct Writes {
+  struct {
+    std::vector<Uuid> project, id;
+    std::vector<int32> count;
+    std::vector<TimestampTz> at;
+    std::vector<std::string> severity;
+  } absorb;
+  struct {
+    std::vector<Uuid> project, id;
+  } removed;
+  struct {
+    std::vector<Uuid> project, id, rule;
+    std::vector<int32> number, count, active;
+    std::vector<std::string> key, title, tmpl, first_title, severity, monitors;
+    std::vector<TimestampTz> started, last_at, resolved;
+  } created;
+  struct Attach {
+    std::vector<Uuid> project, episode, target;
+    void add(const Uuid &p, const Uuid &e, const Uuid &x) {
+      project.push_back(p);
+      episode.push_back(e);
+      target.push_back(x);
+    }
+  } owner_users, owner_teams, labels;
+  struct {
+    std::vector<Uuid> project, id;
+    std::vector<int32> count, active;
+    std::vector<TimestampTz> last_at;
+    std::vector<std::string> severity, monitors;
+    std::vector<bool> reopen;
+  } updated;
+  struct {
+    std::vector<Uuid> project, episode, alert, rule;
+    std::vector<double> score;
+    std::vector<bool> no_score;
+  } members;
+  struct {
+    std::vector<Uuid> project, episode;
+    std::vector<TimestampTz> at;
+    std::vector<std::string> kind, detail;
+  } events;
 
-constexpr const char *kEpisodeColumns =
-    "SELECT e.id, e.group_key, COALESCE(e.first_alert_title, e.title), e.started_at, "
-    "       e.last_activity_at, e.resolved_at, e.severity::text, e.alert_count, e.reopen_count, "
-    "       e.monitor_ids, e.state = 'resolved' "
-    "  FROM alert_grouping.episodes AS e ";
+  void event(const Uuid &p, const Uuid &e, TimestampTz at, const char *kind,
+             const nlohmann::json &detail) {
+    events.project.push_back(p);
+    events.episode.push_back(e);
+    events.at.push_back(at);
+    events.kind.push_back(kind);
+    events.detail.push_back(detail.dump());
+  }
+};
 
-SpiQuery open_episodes_query(
-    (std::string(kEpisodeColumns) +
-     " WHERE e.project_id = $1 AND e.rule_id = $2 AND e.group_key = ANY ($3) "
-     "   AND e.state <> 'resolved' AND e.last_activity_at >= $4")
-        .c_str(),
-    {UUIDOID, UUIDOID, TEXTARRAYOID, TIMESTAMPTZOID});
-
-SpiQuery resolved_episodes_query(
-    (std::string(kEpisodeColumns) +
-     " WHERE e.project_id = $1 AND e.rule_id = $2 AND e.group_key = ANY ($3) "
-     "   AND e.state = 'resolved' AND e.resolved_at >= $4")
-        .c_str(),
-    {UUIDOID, UUIDOID, TEXTARRAYOID, TIMESTAMPTZOID});
-
-SpiQuery counter_query(
-    "INSERT INTO alert_grouping.project_counters AS c (project_id, last_episode_number) "
-    "VALUES ($1, $2) ON CONFLICT (project_id) DO UPDATE "
-    "   SET last_episode_number = c.last_episode_number + EXCLUDED.last_episode_number "
-    "RETURNING c.last_episode_number",
-    {UUIDOID, INT4OID});
-
-SpiQuery insert_episodes_query(
-    "INSERT INTO alert_grouping.episodes "
-    "  (project_id, id, episode_number, rule_id, group_key, title, title_template, "
-    "   first_alert_title, severity, started_at, last_activity_at, alert_count, "
-    "   active_alert_count, monitor_ids, unique_monitor_count, state, resolved_at, "
-    "   all_alerts_resolved_at) "
-    "SELECT $1, v.id, v.num, v.rule_id, v.key, v.title, NULLIF(v.tmpl, ''), "
-    "       v.first_title, v.sev::alert_grouping.severity, v.started, v.last_at, v.n, v.active, "
-    "       v.mons::uuid[], pg_catalog.cardinality(v.mons::uuid[]), "
-    "       CASE WHEN v.active > 0 THEN 'open' ELSE 'resolved' END::alert_grouping.episode_state, "
-    "       CASE WHEN v.active > 0 THEN NULL ELSE v.last_resolved END, "
-    "       CASE WHEN v.active > 0 THEN NULL ELSE v.last_resolved END "
-    "  FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::int4[]), "
-    "       pg_catalog.unnest($4::uuid[]), pg_catalog.unnest($5::text[]), "
-    "       pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), "
-    "       pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), "
-    "       pg_catalog.unnest($10::timestamptz[]), pg_catalog.unnest($11::timestamptz[]), "
-    "       pg_catalog.unnest($12::int4[]), pg_catalog.unnest($13::int4[]), "
-    "       pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::timestamptz[])) "
-    "    AS v(id, num, rule_id, key, title, tmpl, first_title, sev, started, last_at, n, "
-    "         active, mons, last_resolved)",
-    {UUIDOID, UUIDARRAYOID, INT4ARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-     TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID,
-     INT4ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
-
-// Deltas, so that a concurrent acknowledge or resolve of the same episode is never undone.
-// "before" reads the row as the statement found it, to report severity changes.
-SpiQuery update_episodes_query(
-    "UPDATE alert_grouping.episodes AS e "
-    "   SET alert_count = e.alert_count + v.n, "
-    "       active_alert_count = e.active_alert_count + v.active, "
-    "       all_alerts_resolved_at = CASE WHEN v.active > 0 THEN NULL "
-    "                                     ELSE e.all_alerts_resolved_at END, "
-    "       last_activity_at = GREATEST(e.last_activity_at, v.last_at), "
-    "       severity = GREATEST(e.severity, v.sev::alert_grouping.severity), "
-    "       monitor_ids = COALESCE(NULLIF(v.mons, '')::uuid[], e.monitor_ids), "
-    "       unique_monitor_count = COALESCE(pg_catalog.cardinality("
-    "           NULLIF(v.mons, '')::uuid[]), e.unique_monitor_count), "
-    "       state = CASE WHEN v.reopen THEN 'open'::alert_grouping.episode_state ELSE e.state END, "
-    "       resolved_at = CASE WHEN v.reopen THEN NULL ELSE e.resolved_at END, "
-    "       acknowledged_at = CASE WHEN v.reopen THEN NULL ELSE e.acknowledged_at END, "
-    "       reopen_count = e.reopen_count + CASE WHEN v.reopen THEN 1 ELSE 0 END, "
-    "       title = CASE WHEN e.title_template IS NULL OR v.n = 0 THEN e.title "
-    "                    ELSE pg_catalog.replace(e.title_template, '{{alert_count}}', "
-    "                                            (e.alert_count + v.n)::text) END "
-    "  FROM (SELECT u.*, b.severity AS old_sev "
-    "          FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::int4[]), "
-    "       pg_catalog.unnest($4::int4[]), pg_catalog.unnest($5::timestamptz[]), "
-    "       pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), "
-    "       pg_catalog.unnest($8::bool[])) "
-    "               AS u(id, n, active, last_at, sev, mons, reopen) "
-    "          JOIN alert_grouping.episodes AS b ON b.project_id = $1 AND b.id = u.id) AS v "
-    " WHERE e.project_id = $1 AND e.id = v.id "
-    "RETURNING e.id, v.old_sev::text, e.severity::text, v.last_at, v.reopen, e.reopen_count",
-    {UUIDOID, UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
-     TEXTARRAYOID, BOOLARRAYOID});
-
-SpiQuery insert_events_query(
-    "INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail) "
-    "SELECT $1, v.e, v.at, v.kind, v.detail::jsonb "
-    "  FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::timestamptz[]), "
-    "pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[])) "
-    "    AS v(e, at, kind, detail)",
-    {UUIDOID, UUIDARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID});
-
-SpiQuery insert_members_query(
-    "INSERT INTO alert_grouping.episode_members "
-    "  (project_id, episode_id, alert_id, added_by, rule_id, similarity_score) "
-    "SELECT $1, v.e, v.a, $2, v.r, v.s::numeric(5,4) "
-    "  FROM ROWS FROM (pg_catalog.unnest($3::uuid[]), pg_catalog.unnest($4::uuid[]), "
-    "pg_catalog.unnest($5::uuid[]), pg_catalog.unnest($6::float8[])) AS v(e, a, r, s)",
-    {UUIDOID, TEXTOID, UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID, FLOAT8ARRAYOID});
-
-SpiQuery set_episode_query(
-    "UPDATE alert_grouping.alerts AS a SET episode_id = v.e "
-    "  FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::uuid[])) AS v(a, e) "
-    " WHERE a.project_id = $1 AND a.id = v.a",
-    {UUIDOID, UUIDARRAYOID, UUIDARRAYOID});
-
-// Owners and labels named by a rule are attached only where they still exist.
-SpiQuery owner_users_query(
-    "INSERT INTO alert_grouping.episode_owner_users (project_id, episode_id, user_id) "
-    "SELECT $1, v.e, v.x FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), "
-    "pg_catalog.unnest($3::uuid[])) AS v(e, x) "
-    " WHERE EXISTS (SELECT FROM alert_grouping.project_members AS m "
-    "                WHERE m.project_id = $1 AND m.user_id = v.x) "
-    "ON CONFLICT DO NOTHING",
-    {UUIDOID, UUIDARRAYOID, UUIDARRAYOID});
-SpiQuery owner_teams_query(
-    "INSERT INTO alert_grouping.episode_owner_teams (project_id, episode_id, team_id) "
-    "SELECT $1, v.e, v.x FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), "
-    "pg_catalog.unnest($3::uuid[])) AS v(e, x) "
-    " WHERE EXISTS (SELECT FROM alert_grouping.teams AS t WHERE t.project_id = $1 AND t.id = v.x) "
-    "ON CONFLICT DO NOTHING",
-    {UUIDOID, UUIDARRAYOID, UUIDARRAYOID});
-SpiQuery episode_labels_query(
-    "INSERT INTO alert_grouping.episode_labels (project_id, episode_id, label_id) "
-    "SELECT $1, v.e, v.x FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), "
-    "pg_catalog.unnest($3::uuid[])) AS v(e, x) "
-    " WHERE EXISTS (SELECT FROM alert_grouping.labels AS l WHERE l.project_id = $1 AND l.id = v.x) "
-    "ON CONFLICT DO NOTHING",
-    {UUIDOID, UUIDARRAYOID, UUIDARRAYOID});
-
-struct Events {
-  std::vector<Uuid> episode;
-  std::vector<TimestampTz> at;
-  std::vector<std::string> kind;
-  std::vector<std::string> detail;
-  void add(const Uuid &e, TimestampTz t, const char *k, const nlohmann::json &d) {
-    episode.push_back(e);
-    at.push_back(t);
-    kind.push_back(k);
-    detail.push_back(d.dump());
+// Candidate-episode lookups gathered across projects and rules.
+struct CandidateRequests {
+  std::vector<Uuid> project, rule;
+  std::vector<std::string> key;
+  std::vector<TimestampTz> since;
+  void add(const Uuid &p, const Uuid &r, const std::string &k, TimestampTz s) {
+    project.push_back(p);
+    rule.push_back(r);
+    key.push_back(k);
+    since.push_back(s);
   }
 };
 
@@ -253,85 +162,88 @@ struct EpisodeDelta {
   bool reopen = false;
 };
 
+// The decisions for one project's rows of the statement.
 class ProjectBatch {
  public:
   ProjectBatch(const Uuid &project, std::shared_ptr<const ProjectConfig> config,
-               const EngineOptions &options, EngineResult &result)
-      : project_(project), config_(std::move(config)), options_(options), result_(result) {}
+               const EngineOptions &options)
+      : project_(project), config_(std::move(config)), options_(options) {}
 
   void add(AlertRow *row) { rows_.push_back(row); }
   const std::vector<AlertRow *> &rows() const { return rows_; }
 
-  void deduplicate();
+  // Deduplication: the statement's active fingerprints, the stored holders found for them,
+  // then which rows are absorbed by which holder.
+  void active_fingerprints(std::vector<Uuid> &projects, std::vector<std::string> &fps) const;
+  void add_holder(const Uuid &id, const std::string &fingerprint, TimestampTz created_at);
+  void resolve_duplicates(Writes &w, int64 &deduplicated);
+  void duplicate_touched_episode(const Uuid &episode, Severity severity, TimestampTz at);
+
   void match_rules(std::vector<int32> &group_lock_keys);
-  void group_and_write();
+  void request_candidates(CandidateRequests &open, CandidateRequests &resolved);
+  void add_candidate(const Uuid &rule, EpisodeState state, std::vector<Uuid> monitors);
+  void plan();
+  int32 new_episode_count() const { return int32(new_episodes_.size()); }
+  void write(Writes &w, int32 first_number);
 
  private:
   struct Matched {
     AlertRow *row;
     std::string key;
   };
-  struct Loaded {
-    std::vector<Uuid> monitors;
+  struct RulePlan {
+    const CompiledRule *rule = nullptr;
+    std::vector<Matched> alerts;
+    std::unique_ptr<Planner> planner;
   };
-
-  void plan_rule(const CompiledRule &rule, std::vector<Matched> &alerts);
-  void load_candidates(const CompiledRule &rule, const std::vector<std::string> &keys,
-                       TimestampTz since, bool resolved, Planner &planner);
-  void write();
-
-  Uuid project_;
-  std::shared_ptr<const ProjectConfig> config_;
-  const EngineOptions &options_;
-  EngineResult &result_;
-  std::vector<AlertRow *> rows_;  // survivors of deduplication, in statement order
-  std::map<size_t, std::vector<Matched>> by_rule_;  // rule index -> matched alerts
-
-  // What the plans decided, gathered across rules, written in one pass.
   struct NewEpisode {
     Uuid id;
     const CompiledRule *rule;
     EpisodeState state;
     std::vector<AlertRow *> members;
   };
+  struct Member {
+    Uuid episode, alert, rule;
+    std::optional<double> score;
+  };
+
+  void plan_rule(RulePlan &plan);
+
+  Uuid project_;
+  std::shared_ptr<const ProjectConfig> config_;
+  const EngineOptions &options_;
+  std::vector<AlertRow *> rows_;  // after deduplication: the rows to group, in statement order
+  std::unordered_map<std::string, std::pair<Uuid, TimestampTz>> holders_;
+  std::map<size_t, RulePlan> plans_;  // by rule index, i.e. evaluation order
+  std::unordered_map<Uuid, std::vector<Uuid>, UuidHash> monitors_;  // loaded episodes
   std::vector<NewEpisode> new_episodes_;
   std::map<Uuid, EpisodeDelta> deltas_;
-  std::vector<Uuid> member_episode_, member_alert_, member_rule_;
-  std::vector<double> member_score_;
-  std::vector<bool> member_score_null_;
-  std::unordered_map<Uuid, Loaded, UuidHash> loaded_;
+  std::vector<Member> members_;
 };
 
-void ProjectBatch::deduplicate() {
-  std::vector<std::string> fingerprints;
-  for (AlertRow *row : rows_)
-    if (row->active) fingerprints.push_back(row->fingerprint);
-  if (fingerprints.empty()) return;
-
-  std::unordered_map<Uuid, bool, UuidHash> is_new;
-  for (AlertRow *row : rows_) is_new[row->id] = true;
-
-  // The oldest active alert already stored holds each fingerprint.
-  struct Holder {
-    Uuid id;
-    TimestampTz created_at;
-  };
-  std::unordered_map<std::string, Holder> holders;
-  uint64 n = dedup_query.run({project_.to_datum(), text_array(fingerprints)});
-  for (uint64 i = 0; i < n; i++) {
-    bool isnull;
-    Uuid id = Uuid::from_datum(spi_value(i, 1, &isnull));
-    if (is_new.count(id)) continue;
-    TimestampTz created_at = DatumGetTimestampTz(spi_value(i, 3, &isnull));
-    auto [it, inserted] =
-        holders.try_emplace(text_from_datum(spi_value(i, 2, &isnull)), Holder{id, created_at});
-    Holder &h = it->second;
-    if (!inserted && (created_at < h.created_at || (created_at == h.created_at && id < h.id)))
-      h = Holder{id, created_at};
+void ProjectBatch::active_fingerprints(std::vector<Uuid> &projects,
+                                       std::vector<std::string> &fps) const {
+  std::vector<std::string> mine;
+  for (const AlertRow *row : rows_)
+    if (row->active) mine.push_back(row->fingerprint);
+  std::sort(mine.begin(), mine.end());
+  mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+  for (auto &fp : mine) {
+    projects.push_back(project_);
+    fps.push_back(std::move(fp));
   }
-  std::unordered_map<std::string, Uuid> holder;
-  for (const auto &[fingerprint, h] : holders) holder.emplace(fingerprint, h.id);
+}
 
+void ProjectBatch::add_holder(const Uuid &id, const std::string &fingerprint,
+                              TimestampTz created_at) {
+  auto [it, inserted] = holders_.try_emplace(fingerprint, id, created_at);
+  auto &[held_id, held_at] = it->second;
+  // The oldest active alert holds the fingerprint.
+  if (!inserted && (created_at < held_at || (created_at == held_at && id < held_id)))
+    it->second = {id, created_at};
+}
+
+void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated) {
   struct Absorbed {
     int32 count = 0;
     TimestampTz at = DT_NOBEGIN;
@@ -339,16 +251,15 @@ void ProjectBatch::deduplicate() {
   };
   std::map<Uuid, Absorbed> absorbed;
   std::unordered_map<std::string, AlertRow *> first_new;
-  std::vector<Uuid> duplicates;
   std::vector<AlertRow *> survivors;
   for (AlertRow *row : rows_) {
     if (!row->active) {
       survivors.push_back(row);
       continue;
     }
-    auto stored = holder.find(row->fingerprint);
+    auto stored = holders_.find(row->fingerprint);
     AlertRow *earlier = nullptr;
-    if (stored == holder.end()) {
+    if (stored == holders_.end()) {
       auto [it, inserted] = first_new.emplace(row->fingerprint, row);
       if (inserted) {
         survivors.push_back(row);
@@ -356,41 +267,32 @@ void ProjectBatch::deduplicate() {
       }
       earlier = it->second;
     }
-    Uuid target = earlier ? earlier->id : stored->second;
-    Absorbed &a = absorbed[target];
+    Absorbed &a = absorbed[earlier ? earlier->id : stored->second.first];
     a.count++;
     a.at = std::max(a.at, row->created_at);
     a.severity = std::max(a.severity, row->alert.severity);
-    // A new alert that absorbs a later one in the same statement groups at the higher severity.
+    // A new alert that absorbs a later one of the same statement groups at the higher severity.
     if (earlier) earlier->alert.severity = std::max(earlier->alert.severity, row->alert.severity);
-    duplicates.push_back(row->id);
+    w.removed.project.push_back(project_);
+    w.removed.id.push_back(row->id);
+    deduplicated++;
   }
   rows_ = std::move(survivors);
-  if (duplicates.empty()) return;
-
-  std::vector<Uuid> ids;
-  std::vector<int32> counts;
-  std::vector<TimestampTz> ats;
-  std::vector<std::string> severities;
   for (const auto &[id, a] : absorbed) {
-    ids.push_back(id);
-    counts.push_back(a.count);
-    ats.push_back(a.at);
-    severities.push_back(severity_text(a.severity));
+    w.absorb.project.push_back(project_);
+    w.absorb.id.push_back(id);
+    w.absorb.count.push_back(a.count);
+    w.absorb.at.push_back(a.at);
+    w.absorb.severity.push_back(severity_name(a.severity));
   }
-  uint64 updated = absorb_query.run({project_.to_datum(), uuid_array(ids), int4_array(counts),
-                                     timestamptz_array(ats), text_array(severities)});
-  // A duplicate keeps its holder's episode alive and can raise its severity.
-  for (uint64 i = 0; i < updated; i++) {
-    bool isnull;
-    Datum episode = spi_value(i, 1, &isnull);
-    if (isnull) continue;
-    EpisodeDelta &d = deltas_[Uuid::from_datum(episode)];
-    d.severity = std::max(d.severity, *parse_severity(text_from_datum(spi_value(i, 2, &isnull))));
-    d.last_at = std::max(d.last_at, DatumGetTimestampTz(spi_value(i, 3, &isnull)));
-  }
-  delete_query.run({project_.to_datum(), uuid_array(duplicates)});
-  result_.deduplicated += static_cast<int64>(duplicates.size());
+}
+
+// A duplicate keeps its holder's episode alive and can raise its severity.
+void ProjectBatch::duplicate_touched_episode(const Uuid &episode, Severity severity,
+                                             TimestampTz at) {
+  EpisodeDelta &d = deltas_[episode];
+  d.severity = std::max(d.severity, severity);
+  d.last_at = std::max(d.last_at, at);
 }
 
 void ProjectBatch::match_rules(std::vector<int32> &group_lock_keys) {
@@ -401,74 +303,68 @@ void ProjectBatch::match_rules(std::vector<int32> &group_lock_keys) {
       if (!rules[r].rule.match.matches(row->alert)) continue;
       std::string key = group_key(rules[r].rule.grouping, row->alert);
       group_lock_keys.push_back(hash32(project_, rules[r].id.text() + '\x1f' + key));
-      by_rule_[r].push_back({row, std::move(key)});
+      RulePlan &plan = plans_[r];
+      plan.rule = &rules[r];
+      plan.alerts.push_back({row, std::move(key)});
       break;  // the first matching rule wins
     }
   }
 }
 
-void ProjectBatch::load_candidates(const CompiledRule &rule, const std::vector<std::string> &keys,
-                                   TimestampTz since, bool resolved, Planner &planner) {
-  SpiQuery &query = resolved ? resolved_episodes_query : open_episodes_query;
-  uint64 n = query.run(
-      {project_.to_datum(), rule.id.to_datum(), text_array(keys), TimestampTzGetDatum(since)});
-  for (uint64 i = 0; i < n; i++) {
-    bool isnull;
-    EpisodeState e;
-    Uuid id = Uuid::from_datum(spi_value(i, 1, &isnull));
-    e.id = id.text();
-    e.group_key = text_from_datum(spi_value(i, 2, &isnull));
-    e.first_title = text_from_datum(spi_value(i, 3, &isnull));
-    e.started_at_us = DatumGetTimestampTz(spi_value(i, 4, &isnull));
-    e.last_activity_us = DatumGetTimestampTz(spi_value(i, 5, &isnull));
-    Datum resolved_at = spi_value(i, 6, &isnull);
-    e.resolved_at_us = isnull ? 0 : DatumGetTimestampTz(resolved_at);
-    e.severity = parse_severity(text_from_datum(spi_value(i, 7, &isnull))).value_or(Severity::Info);
-    e.alert_count = DatumGetInt32(spi_value(i, 8, &isnull));
-    e.reopen_count = DatumGetInt32(spi_value(i, 9, &isnull));
-    loaded_[id].monitors = uuids_from_array(spi_value(i, 10, &isnull));
-    e.resolved = DatumGetBool(spi_value(i, 11, &isnull));
-    planner.add_existing(std::move(e));
+void ProjectBatch::request_candidates(CandidateRequests &open, CandidateRequests &resolved) {
+  for (auto &[index, plan] : plans_) {
+    // Event-time order; the statement order breaks ties.
+    std::stable_sort(
+        plan.alerts.begin(), plan.alerts.end(),
+        [](const Matched &a, const Matched &b) { return a.row->created_at < b.row->created_at; });
+    const ag::Rule &rule = plan.rule->rule;
+    int64 window_us = rule.grouping.time_window_minutes
+                          ? int64(*rule.grouping.time_window_minutes) * USECS_PER_MINUTE
+                          : config_->default_window_us;
+    int64 reopen_us = int64(rule.episode.reopen_window_minutes) * USECS_PER_MINUTE;
+    plan.planner = std::make_unique<Planner>(rule, window_us);
+    TimestampTz earliest = plan.alerts.front().row->created_at;
+    std::vector<std::string> keys;
+    for (const Matched &m : plan.alerts) keys.push_back(m.key);
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    for (const auto &key : keys) {
+      open.add(project_, plan.rule->id, key, earliest - window_us);
+      if (reopen_us > 0) resolved.add(project_, plan.rule->id, key, earliest - reopen_us);
+    }
   }
 }
 
-void ProjectBatch::plan_rule(const CompiledRule &rule, std::vector<Matched> &alerts) {
-  // Event-time order; the statement order breaks ties.
-  std::stable_sort(alerts.begin(), alerts.end(), [](const Matched &a, const Matched &b) {
-    return a.row->created_at < b.row->created_at;
-  });
-  int64 window_us = rule.rule.grouping.time_window_minutes
-                        ? int64(*rule.rule.grouping.time_window_minutes) * USECS_PER_MINUTE
-                        : config_->default_window_us;
-  int64 reopen_us = int64(rule.rule.episode.reopen_window_minutes) * USECS_PER_MINUTE;
-  TimestampTz earliest = alerts.front().row->created_at;
+void ProjectBatch::add_candidate(const Uuid &rule, EpisodeState state, std::vector<Uuid> monitors) {
+  for (auto &[index, plan] : plans_) {
+    if (plan.rule->id != rule) continue;
+    monitors_[uuid_from_text(state.id)] = std::move(monitors);
+    plan.planner->add_existing(std::move(state));
+    return;
+  }
+}
 
-  std::vector<std::string> keys;
-  for (const Matched &m : alerts) keys.push_back(m.key);
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+void ProjectBatch::plan() {
+  for (auto &[index, plan] : plans_) plan_rule(plan);
+}
 
-  Planner planner(rule.rule, window_us);
-  load_candidates(rule, keys, earliest - window_us, false, planner);
-  if (reopen_us > 0) load_candidates(rule, keys, earliest - reopen_us, true, planner);
+void ProjectBatch::plan_rule(RulePlan &plan) {
+  Planner &planner = *plan.planner;
   size_t existing = planner.episodes().size();
-
   std::vector<Placement> placements;
-  placements.reserve(alerts.size());
-  for (const Matched &m : alerts) placements.push_back(planner.place(m.row->alert, m.key));
+  placements.reserve(plan.alerts.size());
+  for (const Matched &m : plan.alerts) placements.push_back(planner.place(m.row->alert, m.key));
 
   const auto &episodes = planner.episodes();
-  // Planner index -> position in new_episodes_ (new episodes only).
-  std::map<size_t, size_t> created;
+  std::map<size_t, size_t> created;  // planner index -> new_episodes_ index
   for (size_t i = existing; i < episodes.size(); i++) {
     if (!config_->auto_create_episodes) continue;  // such alerts stay ungrouped
     created[i] = new_episodes_.size();
-    new_episodes_.push_back({Uuid::random(), &rule, episodes[i], {}});
+    new_episodes_.push_back({Uuid::random(), plan.rule, episodes[i], {}});
   }
-
-  for (size_t k = 0; k < alerts.size(); k++) {
+  for (size_t k = 0; k < plan.alerts.size(); k++) {
     const Placement &p = placements[k];
-    AlertRow *row = alerts[k].row;
+    AlertRow *row = plan.alerts[k].row;
     Uuid episode_id;
     if (p.episode >= existing) {
       auto c = created.find(p.episode);
@@ -478,8 +374,7 @@ void ProjectBatch::plan_rule(const CompiledRule &rule, std::vector<Matched> &ale
       episode_id = ne.id;
     } else {
       const EpisodeState &state = episodes[p.episode];
-      episode_id = Uuid::from_datum(
-          pg_call([&] { return DirectFunctionCall1(uuid_in, CStringGetDatum(state.id.c_str())); }));
+      episode_id = uuid_from_text(state.id);
       EpisodeDelta &d = deltas_[episode_id];
       d.added++;
       if (row->active) d.active++;
@@ -487,167 +382,238 @@ void ProjectBatch::plan_rule(const CompiledRule &rule, std::vector<Matched> &ale
       d.severity = std::max(d.severity, row->alert.severity);
       d.reopen = d.reopen || state.reopened;
       if (row->monitor) {
-        auto &monitors = loaded_[episode_id].monitors;
+        auto &monitors = monitors_[episode_id];
         if (std::find(monitors.begin(), monitors.end(), *row->monitor) == monitors.end()) {
           monitors.push_back(*row->monitor);
           d.monitors = uuid_array_literal(monitors);
         }
       }
     }
-    member_episode_.push_back(episode_id);
-    member_alert_.push_back(row->id);
-    member_rule_.push_back(rule.id);
-    member_score_.push_back(p.similarity_score.value_or(0));
-    member_score_null_.push_back(!p.similarity_score.has_value());
+    members_.push_back({episode_id, row->id, plan.rule->id, p.similarity_score});
   }
 }
 
-void ProjectBatch::group_and_write() {
-  for (auto &[rule_index, alerts] : by_rule_) plan_rule(config_->rules[rule_index], alerts);
-  if (member_alert_.empty() && deltas_.empty()) return;
-  write();
+void ProjectBatch::write(Writes &w, int32 first_number) {
+  int32 number = first_number;
+  for (NewEpisode &ne : new_episodes_) {
+    const AlertRow &first = *ne.members.front();
+    const EpisodeConfig &config = ne.rule->rule.episode;
+    int32 active = 0;
+    std::vector<Uuid> monitor_ids;
+    TimestampTz resolved = first.resolved_at;
+    Severity severity = first.alert.severity;
+    for (const AlertRow *m : ne.members) {
+      if (m->active) active++;
+      resolved = std::max(resolved, m->resolved_at);
+      severity = std::max(severity, m->alert.severity);
+      if (m->monitor &&
+          std::find(monitor_ids.begin(), monitor_ids.end(), *m->monitor) == monitor_ids.end())
+        monitor_ids.push_back(*m->monitor);
+    }
+    std::string tmpl, title;
+    if (config.title_template) {
+      std::string rendered =
+          render_title_template(*config.title_template, first.alert, ne.state.group_key);
+      title = fill_alert_count(rendered, int64(ne.members.size()));
+      if (rendered.find("{{alert_count}}") != std::string::npos) tmpl = rendered;
+    } else {
+      title = first.alert.title;
+    }
+    auto &c = w.created;
+    c.project.push_back(project_);
+    c.id.push_back(ne.id);
+    c.number.push_back(number++);
+    c.rule.push_back(ne.rule->id);
+    c.key.push_back(ne.state.group_key);
+    c.title.push_back(title);
+    c.tmpl.push_back(tmpl);
+    c.first_title.push_back(first.alert.title);
+    c.severity.push_back(severity_name(severity));
+    c.started.push_back(first.created_at);
+    c.last_at.push_back(ne.state.last_activity_us);
+    c.count.push_back(int32(ne.members.size()));
+    c.active.push_back(active);
+    c.monitors.push_back(uuid_array_literal(monitor_ids));
+    c.resolved.push_back(resolved);
+    w.event(project_, ne.id, first.created_at, "created",
+            {{"reason", options_.added_by == "rule" ? "rule_matched" : "regroup"},
+             {"rule_id", ne.rule->id.text()},
+             {"group_key", ne.state.group_key},
+             {"first_alert_id", first.id.text()}});
+    for (const auto &u : config.owner_user_ids)
+      w.owner_users.add(project_, ne.id, uuid_from_text(u));
+    for (const auto &t : config.owner_team_ids)
+      w.owner_teams.add(project_, ne.id, uuid_from_text(t));
+    for (const auto &l : config.label_ids) w.labels.add(project_, ne.id, uuid_from_text(l));
+  }
+  for (const auto &[id, d] : deltas_) {
+    auto &u = w.updated;
+    u.project.push_back(project_);
+    u.id.push_back(id);
+    u.count.push_back(d.added);
+    u.active.push_back(d.active);
+    u.last_at.push_back(d.last_at);
+    u.severity.push_back(severity_name(d.severity));
+    u.monitors.push_back(d.monitors);
+    u.reopen.push_back(d.reopen);
+  }
+  for (const Member &m : members_) {
+    auto &mm = w.members;
+    mm.project.push_back(project_);
+    mm.episode.push_back(m.episode);
+    mm.alert.push_back(m.alert);
+    mm.rule.push_back(m.rule);
+    mm.score.push_back(m.score.value_or(0));
+    mm.no_score.push_back(!m.score.has_value());
+  }
 }
 
-void ProjectBatch::write() {
-  Events events;
-  if (!new_episodes_.empty()) {
-    counter_query.run({project_.to_datum(), Int32GetDatum(int32(new_episodes_.size()))});
+using Batches = std::map<Uuid, std::unique_ptr<ProjectBatch>>;
+
+ProjectBatch &batch_of(Batches &batches, const Uuid &project) { return *batches.at(project); }
+
+void deduplicate(Batches &batches, Writes &w, EngineResult &result) {
+  std::vector<int32> keys;
+  std::vector<Uuid> projects;
+  std::vector<std::string> fingerprints;
+  for (auto &[project, batch] : batches) batch->active_fingerprints(projects, fingerprints);
+  if (fingerprints.empty()) return;
+  for (size_t i = 0; i < fingerprints.size(); i++)
+    keys.push_back(hash32(projects[i], fingerprints[i]));
+  lock_all(kFingerprintLockClass, std::move(keys));
+
+  std::unordered_map<Uuid, bool, UuidHash> is_new;
+  for (auto &[project, batch] : batches)
+    for (const AlertRow *row : batch->rows()) is_new[row->id] = true;
+  uint64 n = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
+  for (uint64 i = 0; i < n; i++) {
     bool isnull;
-    int32 last_number = DatumGetInt32(spi_value(0, 1, &isnull));
-    int32 number = last_number - int32(new_episodes_.size());
-
-    std::vector<Uuid> ids, rule_ids;
-    std::vector<int32> numbers, counts, actives;
-    std::vector<std::string> keys, titles, templates, first_titles, severities, monitors;
-    std::vector<TimestampTz> started, last_at, last_resolved;
-    std::vector<Uuid> owner_ep_users, owner_users, owner_ep_teams, owner_teams, label_eps,
-        label_ids;
-    for (NewEpisode &ne : new_episodes_) {
-      const AlertRow &first = *ne.members.front();
-      const EpisodeConfig &config = ne.rule->rule.episode;
-      int32 active = 0;
-      std::vector<Uuid> monitor_ids;
-      TimestampTz resolved = first.resolved_at;
-      Severity severity = first.alert.severity;
-      for (const AlertRow *m : ne.members) {
-        if (m->active) active++;
-        resolved = std::max(resolved, m->resolved_at);
-        severity = std::max(severity, m->alert.severity);
-        if (m->monitor &&
-            std::find(monitor_ids.begin(), monitor_ids.end(), *m->monitor) == monitor_ids.end())
-          monitor_ids.push_back(*m->monitor);
-      }
-      std::string tmpl, title;
-      if (config.title_template) {
-        std::string rendered =
-            render_title_template(*config.title_template, first.alert, ne.state.group_key);
-        title = fill_alert_count(rendered, int64(ne.members.size()));
-        if (rendered.find("{{alert_count}}") != std::string::npos) tmpl = rendered;
-      } else {
-        title = first.alert.title;
-      }
-      ids.push_back(ne.id);
-      numbers.push_back(++number);
-      rule_ids.push_back(ne.rule->id);
-      keys.push_back(ne.state.group_key);
-      titles.push_back(title);
-      templates.push_back(tmpl);
-      first_titles.push_back(first.alert.title);
-      severities.push_back(severity_text(severity));
-      started.push_back(first.created_at);
-      last_at.push_back(ne.state.last_activity_us);
-      counts.push_back(int32(ne.members.size()));
-      actives.push_back(active);
-      monitors.push_back(uuid_array_literal(monitor_ids));
-      last_resolved.push_back(resolved);
-      events.add(ne.id, first.created_at, "created",
-                 {{"reason", options_.added_by == "rule" ? "rule_matched" : "regroup"},
-                  {"rule_id", ne.rule->id.text()},
-                  {"group_key", ne.state.group_key},
-                  {"first_alert_id", first.id.text()}});
-      auto to_uuid = [](const std::string &text) {
-        return Uuid::from_datum(
-            pg_call([&] { return DirectFunctionCall1(uuid_in, CStringGetDatum(text.c_str())); }));
-      };
-      for (const auto &u : config.owner_user_ids) {
-        owner_ep_users.push_back(ne.id);
-        owner_users.push_back(to_uuid(u));
-      }
-      for (const auto &t : config.owner_team_ids) {
-        owner_ep_teams.push_back(ne.id);
-        owner_teams.push_back(to_uuid(t));
-      }
-      for (const auto &l : config.label_ids) {
-        label_eps.push_back(ne.id);
-        label_ids.push_back(to_uuid(l));
-      }
-    }
-    insert_episodes_query.run({project_.to_datum(), uuid_array(ids), int4_array(numbers),
-                               uuid_array(rule_ids), text_array(keys), text_array(titles),
-                               text_array(templates), text_array(first_titles),
-                               text_array(severities), timestamptz_array(started),
-                               timestamptz_array(last_at), int4_array(counts), int4_array(actives),
-                               text_array(monitors), timestamptz_array(last_resolved)});
-    result_.episodes_created += int64(ids.size());
-    if (!owner_users.empty())
-      owner_users_query.run(
-          {project_.to_datum(), uuid_array(owner_ep_users), uuid_array(owner_users)});
-    if (!owner_teams.empty())
-      owner_teams_query.run(
-          {project_.to_datum(), uuid_array(owner_ep_teams), uuid_array(owner_teams)});
-    if (!label_ids.empty())
-      episode_labels_query.run({project_.to_datum(), uuid_array(label_eps), uuid_array(label_ids)});
+    Uuid id = Uuid::from_datum(spi_value(i, 2, &isnull));
+    if (is_new.count(id)) continue;
+    batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
+        .add_holder(id, text_from_datum(spi_value(i, 3, &isnull)),
+                    DatumGetTimestampTz(spi_value(i, 4, &isnull)));
   }
+  for (auto &[project, batch] : batches) batch->resolve_duplicates(w, result.deduplicated);
+  if (w.removed.id.empty()) return;
 
-  if (!deltas_.empty()) {
-    std::vector<Uuid> ids;
-    std::vector<int32> added, active;
-    std::vector<TimestampTz> last_at;
-    std::vector<std::string> severities, monitors;
-    std::vector<bool> reopen;
-    for (const auto &[id, d] : deltas_) {
-      ids.push_back(id);
-      added.push_back(d.added);
-      active.push_back(d.active);
-      last_at.push_back(d.last_at);
-      severities.push_back(severity_text(d.severity));
-      monitors.push_back(d.monitors);
-      reopen.push_back(d.reopen);
+  auto &a = w.absorb;
+  uint64 updated =
+      sql::absorb_duplicates.run({uuid_array(a.project), uuid_array(a.id), int4_array(a.count),
+                                  timestamptz_array(a.at), text_array(a.severity)});
+  for (uint64 i = 0; i < updated; i++) {
+    bool isnull;
+    Datum episode = spi_value(i, 2, &isnull);
+    if (isnull) continue;
+    batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
+        .duplicate_touched_episode(Uuid::from_datum(episode),
+                                   severity_from_text(spi_value(i, 3, &isnull)),
+                                   DatumGetTimestampTz(spi_value(i, 4, &isnull)));
+  }
+  sql::delete_alerts.run({uuid_array(w.removed.project), uuid_array(w.removed.id)});
+}
+
+void load_candidates(SpiQuery &query, const CandidateRequests &requests, Batches &batches) {
+  if (requests.project.empty()) return;
+  uint64 n = query.run({uuid_array(requests.project), uuid_array(requests.rule),
+                        text_array(requests.key), timestamptz_array(requests.since)});
+  for (uint64 i = 0; i < n; i++) {
+    bool isnull;
+    EpisodeState e;
+    e.id = Uuid::from_datum(spi_value(i, 3, &isnull)).text();
+    e.group_key = text_from_datum(spi_value(i, 4, &isnull));
+    e.first_title = text_from_datum(spi_value(i, 5, &isnull));
+    e.started_at_us = DatumGetTimestampTz(spi_value(i, 6, &isnull));
+    e.last_activity_us = DatumGetTimestampTz(spi_value(i, 7, &isnull));
+    Datum resolved_at = spi_value(i, 8, &isnull);
+    e.resolved_at_us = isnull ? 0 : DatumGetTimestampTz(resolved_at);
+    e.severity = severity_from_text(spi_value(i, 9, &isnull));
+    e.alert_count = DatumGetInt32(spi_value(i, 10, &isnull));
+    e.reopen_count = DatumGetInt32(spi_value(i, 11, &isnull));
+    std::vector<Uuid> monitors = uuids_from_array(spi_value(i, 12, &isnull));
+    e.resolved = DatumGetBool(spi_value(i, 13, &isnull));
+    batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
+        .add_candidate(Uuid::from_datum(spi_value(i, 2, &isnull)), std::move(e),
+                       std::move(monitors));
+  }
+}
+
+void write_all(Batches &batches, Writes &w, EngineResult &result, const EngineOptions &options) {
+  // Episode numbers: one counter row per project, locked in project order.
+  std::vector<Uuid> projects;
+  std::vector<int32> counts;
+  for (auto &[project, batch] : batches)
+    if (batch->new_episode_count() > 0) {
+      projects.push_back(project);
+      counts.push_back(batch->new_episode_count());
     }
-    uint64 n = update_episodes_query.run({project_.to_datum(), uuid_array(ids), int4_array(added),
-                                          int4_array(active), timestamptz_array(last_at),
-                                          text_array(severities), text_array(monitors),
-                                          bool_array(reopen)});
+  std::map<Uuid, int32> first_number;
+  if (!projects.empty()) {
+    uint64 n = sql::take_episode_numbers.run({uuid_array(projects), int4_array(counts)});
     for (uint64 i = 0; i < n; i++) {
       bool isnull;
-      Uuid id = Uuid::from_datum(spi_value(i, 1, &isnull));
-      std::string before = text_from_datum(spi_value(i, 2, &isnull));
-      std::string after = text_from_datum(spi_value(i, 3, &isnull));
-      TimestampTz at = DatumGetTimestampTz(spi_value(i, 4, &isnull));
-      if (DatumGetBool(spi_value(i, 5, &isnull)))
-        events.add(id, at, "reopened",
-                   {{"reason", "alert_within_reopen_window"},
-                    {"reopen_count", DatumGetInt32(spi_value(i, 6, &isnull))}});
+      Uuid project = Uuid::from_datum(spi_value(i, 1, &isnull));
+      first_number[project] = DatumGetInt32(spi_value(i, 2, &isnull)) -
+                              batch_of(batches, project).new_episode_count() + 1;
+    }
+  }
+  for (auto &[project, batch] : batches) batch->write(w, first_number[project]);
+
+  auto &c = w.created;
+  if (!c.id.empty()) {
+    sql::insert_episodes.run({uuid_array(c.project), uuid_array(c.id), int4_array(c.number),
+                              uuid_array(c.rule), text_array(c.key), text_array(c.title),
+                              text_array(c.tmpl), text_array(c.first_title), text_array(c.severity),
+                              timestamptz_array(c.started), timestamptz_array(c.last_at),
+                              int4_array(c.count), int4_array(c.active), text_array(c.monitors),
+                              timestamptz_array(c.resolved)});
+    result.episodes_created += int64(c.id.size());
+    auto attach = [](SpiQuery &query, const Writes::Attach &a) {
+      if (!a.project.empty())
+        query.run({uuid_array(a.project), uuid_array(a.episode), uuid_array(a.target)});
+    };
+    attach(sql::insert_owner_users, w.owner_users);
+    attach(sql::insert_owner_teams, w.owner_teams);
+    attach(sql::insert_episode_labels, w.labels);
+  }
+
+  auto &u = w.updated;
+  if (!u.id.empty()) {
+    uint64 n = sql::update_episodes.run({uuid_array(u.project), uuid_array(u.id),
+                                         int4_array(u.count), int4_array(u.active),
+                                         timestamptz_array(u.last_at), text_array(u.severity),
+                                         text_array(u.monitors), bool_array(u.reopen)});
+    for (uint64 i = 0; i < n; i++) {
+      bool isnull;
+      Uuid project = Uuid::from_datum(spi_value(i, 1, &isnull));
+      Uuid id = Uuid::from_datum(spi_value(i, 2, &isnull));
+      std::string before = text_from_datum(spi_value(i, 3, &isnull));
+      std::string after = text_from_datum(spi_value(i, 4, &isnull));
+      TimestampTz at = DatumGetTimestampTz(spi_value(i, 5, &isnull));
+      if (DatumGetBool(spi_value(i, 6, &isnull)))
+        w.event(project, id, at, "reopened",
+                {{"reason", "alert_within_reopen_window"},
+                 {"reopen_count", DatumGetInt32(spi_value(i, 7, &isnull))}});
       if (*parse_severity(after) > *parse_severity(before))
-        events.add(id, at, "severity_raised", {{"from", before}, {"to", after}});
+        w.event(project, id, at, "severity_raised", {{"from", before}, {"to", after}});
     }
   }
 
-  if (!member_alert_.empty()) {
-    std::string added_by = options_.added_by;
-    set_episode_query.run(
-        {project_.to_datum(), uuid_array(member_alert_), uuid_array(member_episode_)});
-    insert_members_query.run(
-        {project_.to_datum(), PointerGetDatum(cstring_to_text(added_by.c_str())),
-         uuid_array(member_episode_), uuid_array(member_alert_), uuid_array(member_rule_),
-         float8_array(member_score_, member_score_null_)});
-    result_.grouped += int64(member_alert_.size());
+  auto &m = w.members;
+  if (!m.alert.empty()) {
+    sql::set_alert_episode.run({uuid_array(m.project), uuid_array(m.alert), uuid_array(m.episode)});
+    std::string added_by = options.added_by;
+    sql::insert_members.run(
+        {pg_call([&] { return PointerGetDatum(cstring_to_text(added_by.c_str())); }),
+         uuid_array(m.project), uuid_array(m.episode), uuid_array(m.alert), uuid_array(m.rule),
+         float8_array(m.score, m.no_score)});
+    result.grouped += int64(m.alert.size());
   }
 
-  if (!events.episode.empty())
-    insert_events_query.run({project_.to_datum(), uuid_array(events.episode),
-                             timestamptz_array(events.at), text_array(events.kind),
-                             text_array(events.detail)});
+  auto &e = w.events;
+  if (!e.episode.empty())
+    sql::insert_events.run({uuid_array(e.project), uuid_array(e.episode), timestamptz_array(e.at),
+                            text_array(e.kind), text_array(e.detail)});
 }
 
 }  // namespace
@@ -658,42 +624,41 @@ int32 fingerprint_lock_key(const Uuid &project, const std::string &fingerprint) 
 
 EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &options) {
   EngineResult result;
-  // Projects in a fixed order so that per-project locks (the episode counter row) are also
-  // taken in one global order.
-  std::map<Uuid, std::unique_ptr<ProjectBatch>> batches;
+  // Projects in a fixed order, so that everything locked per project is locked in one
+  // global order.
+  Batches batches;
+  std::map<Uuid, bool> disabled;
   for (AlertRow &row : rows) {
     auto it = batches.find(row.project);
     if (it == batches.end()) {
+      if (disabled.count(row.project)) continue;
       auto config = project_config(row.project);
       if (!config->grouping_enabled) {
-        batches.emplace(row.project, nullptr);
+        disabled[row.project] = true;
         continue;
       }
-      it = batches
-               .emplace(row.project,
-                        std::make_unique<ProjectBatch>(row.project, config, options, result))
-               .first;
+      it =
+          batches.emplace(row.project, std::make_unique<ProjectBatch>(row.project, config, options))
+              .first;
     }
-    if (it->second) it->second->add(&row);
+    it->second->add(&row);
   }
+  if (batches.empty()) return result;
 
-  if (options.deduplicate) {
-    std::vector<int32> keys;
-    for (auto &[project, batch] : batches)
-      if (batch)
-        for (AlertRow *row : batch->rows())
-          if (row->active) keys.push_back(hash32(project, row->fingerprint));
-    lock_all(kFingerprintLockClass, std::move(keys));
-    for (auto &[project, batch] : batches)
-      if (batch) batch->deduplicate();
-  }
+  Writes writes;
+  if (options.deduplicate) deduplicate(batches, writes, result);
 
   std::vector<int32> group_keys;
-  for (auto &[project, batch] : batches)
-    if (batch) batch->match_rules(group_keys);
+  for (auto &[project, batch] : batches) batch->match_rules(group_keys);
+  if (group_keys.empty() && writes.absorb.id.empty()) return result;
   lock_all(kGroupLockClass, std::move(group_keys));
-  for (auto &[project, batch] : batches)
-    if (batch) batch->group_and_write();
+
+  CandidateRequests open, resolved;
+  for (auto &[project, batch] : batches) batch->request_candidates(open, resolved);
+  load_candidates(sql::open_episodes, open, batches);
+  load_candidates(sql::resolved_episodes, resolved, batches);
+  for (auto &[project, batch] : batches) batch->plan();
+  write_all(batches, writes, result, options);
   return result;
 }
 

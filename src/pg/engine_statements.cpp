@@ -1,0 +1,164 @@
+#include "engine_statements.hpp"
+
+namespace ag::pg::statements {
+
+// No ORDER BY: sorting would tempt the planner into walking (project_id, created_at) over
+// every alert of the project; the oldest holder is picked in C++.
+SpiQuery active_holders(
+    "SELECT a.project_id, a.id, a.fingerprint, a.created_at "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::text[])) AS k(p, f) "
+    "  JOIN alert_grouping.alerts AS a ON a.project_id = k.p AND a.fingerprint = k.f "
+    " WHERE a.state <> 'resolved'",
+    {UUIDARRAYOID, TEXTARRAYOID});
+
+SpiQuery absorb_duplicates(
+    "UPDATE alert_grouping.alerts AS a "
+    "   SET duplicate_count = a.duplicate_count + v.n, "
+    "       last_duplicate_at = GREATEST(a.last_duplicate_at, v.at), "
+    "       severity = GREATEST(a.severity, v.sev::alert_grouping.severity) "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
+    "       pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::timestamptz[]), "
+    "       pg_catalog.unnest($5::text[])) AS v(p, id, n, at, sev) "
+    " WHERE a.project_id = v.p AND a.id = v.id "
+    "RETURNING a.project_id, a.episode_id, a.severity::text, v.at",
+    {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID});
+
+SpiQuery delete_alerts(
+    "DELETE FROM alert_grouping.alerts AS a "
+    " USING ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[])) AS v(p, id) "
+    " WHERE a.project_id = v.p AND a.id = v.id",
+    {UUIDARRAYOID, UUIDARRAYOID});
+
+#define AG_EPISODE_CANDIDATES                                                                   \
+  "SELECT k.p, k.r, e.id, e.group_key, COALESCE(e.first_alert_title, e.title), e.started_at, "  \
+  "       e.last_activity_at, e.resolved_at, e.severity::text, e.alert_count, e.reopen_count, " \
+  "       e.monitor_ids, e.state = 'resolved' "                                                 \
+  "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "            \
+  "       pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::timestamptz[])) "                \
+  "       AS k(p, r, g, since) "                                                                \
+  "  JOIN alert_grouping.episodes AS e "                                                        \
+  "    ON e.project_id = k.p AND e.rule_id = k.r AND e.group_key = k.g "
+
+SpiQuery open_episodes(AG_EPISODE_CANDIDATES
+                       " WHERE e.state <> 'resolved' AND e.last_activity_at >= k.since",
+                       {UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
+
+SpiQuery resolved_episodes(AG_EPISODE_CANDIDATES
+                           " WHERE e.state = 'resolved' AND e.resolved_at >= k.since",
+                           {UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
+
+// Counter rows are locked in project order, like everything else the engine locks.
+SpiQuery take_episode_numbers(
+    "INSERT INTO alert_grouping.project_counters AS c (project_id, last_episode_number) "
+    "SELECT v.p, v.n FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::int4[])) "
+    "       AS v(p, n) ORDER BY v.p "
+    "ON CONFLICT (project_id) DO UPDATE "
+    "   SET last_episode_number = c.last_episode_number + EXCLUDED.last_episode_number "
+    "RETURNING c.project_id, c.last_episode_number",
+    {UUIDARRAYOID, INT4ARRAYOID});
+
+SpiQuery insert_episodes(
+    "INSERT INTO alert_grouping.episodes "
+    "  (project_id, id, episode_number, rule_id, group_key, title, title_template, "
+    "   first_alert_title, severity, started_at, last_activity_at, alert_count, "
+    "   active_alert_count, monitor_ids, unique_monitor_count, state, resolved_at, "
+    "   all_alerts_resolved_at) "
+    "SELECT v.p, v.id, v.num, v.rule_id, v.key, v.title, NULLIF(v.tmpl, ''), "
+    "       v.first_title, v.sev::alert_grouping.severity, v.started, v.last_at, v.n, v.active, "
+    "       v.mons::uuid[], pg_catalog.cardinality(v.mons::uuid[]), "
+    "       CASE WHEN v.active > 0 THEN 'open' ELSE 'resolved' END::alert_grouping.episode_state, "
+    "       CASE WHEN v.active > 0 THEN NULL ELSE v.last_resolved END, "
+    "       CASE WHEN v.active > 0 THEN NULL ELSE v.last_resolved END "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
+    "       pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::uuid[]), "
+    "       pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), "
+    "       pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), "
+    "       pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::timestamptz[]), "
+    "       pg_catalog.unnest($11::timestamptz[]), pg_catalog.unnest($12::int4[]), "
+    "       pg_catalog.unnest($13::int4[]), pg_catalog.unnest($14::text[]), "
+    "       pg_catalog.unnest($15::timestamptz[])) "
+    "    AS v(p, id, num, rule_id, key, title, tmpl, first_title, sev, started, last_at, n, "
+    "         active, mons, last_resolved)",
+    {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+     TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+     INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
+
+// Deltas, so that a concurrent acknowledge or resolve of the same episode is never undone.
+// "b" reads the row as the statement found it, to report severity changes.
+SpiQuery update_episodes(
+    "UPDATE alert_grouping.episodes AS e "
+    "   SET alert_count = e.alert_count + v.n, "
+    "       active_alert_count = e.active_alert_count + v.active, "
+    "       all_alerts_resolved_at = CASE WHEN v.active > 0 THEN NULL "
+    "                                     ELSE e.all_alerts_resolved_at END, "
+    "       last_activity_at = GREATEST(e.last_activity_at, v.last_at), "
+    "       severity = GREATEST(e.severity, v.sev::alert_grouping.severity), "
+    "       monitor_ids = COALESCE(NULLIF(v.mons, '')::uuid[], e.monitor_ids), "
+    "       unique_monitor_count = COALESCE(pg_catalog.cardinality("
+    "           NULLIF(v.mons, '')::uuid[]), e.unique_monitor_count), "
+    "       state = CASE WHEN v.reopen THEN 'open'::alert_grouping.episode_state ELSE e.state END, "
+    "       resolved_at = CASE WHEN v.reopen THEN NULL ELSE e.resolved_at END, "
+    "       acknowledged_at = CASE WHEN v.reopen THEN NULL ELSE e.acknowledged_at END, "
+    "       reopen_count = e.reopen_count + CASE WHEN v.reopen THEN 1 ELSE 0 END, "
+    "       title = CASE WHEN e.title_template IS NULL OR v.n = 0 THEN e.title "
+    "                    ELSE pg_catalog.replace(e.title_template, '{{alert_count}}', "
+    "                                            (e.alert_count + v.n)::text) END "
+    "  FROM (SELECT u.*, b.severity AS old_sev "
+    "          FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
+    "               pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::int4[]), "
+    "               pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::text[]), "
+    "               pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::bool[])) "
+    "               AS u(p, id, n, active, last_at, sev, mons, reopen) "
+    "          JOIN alert_grouping.episodes AS b ON b.project_id = u.p AND b.id = u.id) AS v "
+    " WHERE e.project_id = v.p AND e.id = v.id "
+    "RETURNING e.project_id, e.id, v.old_sev::text, e.severity::text, v.last_at, v.reopen, "
+    "          e.reopen_count",
+    {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
+     TEXTARRAYOID, BOOLARRAYOID});
+
+SpiQuery insert_events(
+    "INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail) "
+    "SELECT v.p, v.e, v.at, v.kind, v.detail::jsonb "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
+    "       pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::text[]), "
+    "       pg_catalog.unnest($5::text[])) AS v(p, e, at, kind, detail)",
+    {UUIDARRAYOID, UUIDARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID});
+
+SpiQuery insert_members(
+    "INSERT INTO alert_grouping.episode_members "
+    "  (project_id, episode_id, alert_id, added_by, rule_id, similarity_score) "
+    "SELECT v.p, v.e, v.a, $1, v.r, v.s::numeric(5,4) "
+    "  FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::uuid[]), "
+    "       pg_catalog.unnest($4::uuid[]), pg_catalog.unnest($5::uuid[]), "
+    "       pg_catalog.unnest($6::float8[])) AS v(p, e, a, r, s)",
+    {TEXTOID, UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID, FLOAT8ARRAYOID});
+
+SpiQuery set_alert_episode(
+    "UPDATE alert_grouping.alerts AS a SET episode_id = v.e "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
+    "       pg_catalog.unnest($3::uuid[])) AS v(p, a, e) "
+    " WHERE a.project_id = v.p AND a.id = v.a",
+    {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
+
+// Owners and labels named by a rule are attached only where they still exist.
+#define AG_ATTACH(table, column, exists)                                                \
+  "INSERT INTO alert_grouping." table " (project_id, episode_id, " column               \
+  ") "                                                                                  \
+  "SELECT v.p, v.e, v.x FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), "                \
+  "       pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::uuid[])) AS v(p, e, x) " \
+  " WHERE EXISTS (" exists ") ON CONFLICT DO NOTHING"
+
+SpiQuery insert_owner_users(AG_ATTACH("episode_owner_users", "user_id",
+                                      "SELECT FROM alert_grouping.project_members AS m "
+                                      "WHERE m.project_id = v.p AND m.user_id = v.x"),
+                            {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
+SpiQuery insert_owner_teams(AG_ATTACH("episode_owner_teams", "team_id",
+                                      "SELECT FROM alert_grouping.teams AS t "
+                                      "WHERE t.project_id = v.p AND t.id = v.x"),
+                            {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
+SpiQuery insert_episode_labels(AG_ATTACH("episode_labels", "label_id",
+                                         "SELECT FROM alert_grouping.labels AS l "
+                                         "WHERE l.project_id = v.p AND l.id = v.x"),
+                               {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
+
+}  // namespace ag::pg::statements

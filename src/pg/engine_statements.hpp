@@ -1,0 +1,25 @@
+// The SQL statements of the grouping engine. Each takes parallel arrays (one element per
+// row to read or write, project_id first), so a whole INSERT statement, whatever projects it
+// touches, costs one execution of each.
+#pragma once
+
+#include "spi_query.hpp"
+
+namespace ag::pg::statements {
+
+extern SpiQuery active_holders;     // (project, fingerprint) -> active alerts
+extern SpiQuery absorb_duplicates;  // bump duplicate_count / severity of holders
+extern SpiQuery delete_alerts;      // remove absorbed rows
+extern SpiQuery open_episodes;      // (project, rule, key, since) -> open episodes
+extern SpiQuery resolved_episodes;  // (project, rule, key, since) -> recently resolved
+extern SpiQuery take_episode_numbers;
+extern SpiQuery insert_episodes;
+extern SpiQuery update_episodes;
+extern SpiQuery insert_events;
+extern SpiQuery insert_members;
+extern SpiQuery set_alert_episode;
+extern SpiQuery insert_owner_users;
+extern SpiQuery insert_owner_teams;
+extern SpiQuery insert_episode_labels;
+
+}  // namespace ag::pg::statements
