@@ -40,6 +40,7 @@ build_and_install() {
 # postgres refuse root). Sets PGHOST, PGPORT, PGUSER, PGDATABASE; stop_cluster removes it.
 start_cluster() {
   AG_CLUSTER=$(mktemp -d /tmp/alert_grouping.XXXXXX)
+  export AG_CLUSTER
   chmod 755 "$AG_CLUSTER"
   chown postgres:postgres "$AG_CLUSTER"
   local port

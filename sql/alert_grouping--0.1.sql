@@ -28,7 +28,7 @@ CREATE TABLE alert_grouping.projects (
 );
 
 -- Per-project counters for user-visible numbers: gapless because the increment rolls back
--- with the transaction that took it.
+-- with the transaction that took it. The engine creates a project's row on first use.
 CREATE TABLE alert_grouping.project_counters (
     project_id uuid NOT NULL PRIMARY KEY
         REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
@@ -299,6 +299,15 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'ag_lock_fingerprint'
 LANGUAGE C VOLATILE STRICT;
 
+-- Every advisory lock a multi-statement ingest needs, at once and in the engine's order:
+-- the fingerprints, the (rule, group key) of the alerts, and the episodes of the alerts
+-- that hold those fingerprints.
+CREATE FUNCTION alert_grouping.lock_for_batch(project_id uuid, alerts alert_grouping.alerts[],
+                                              fingerprints text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'ag_lock_for_batch'
+LANGUAGE C VOLATILE STRICT;
+
 -- Trigger functions
 CREATE FUNCTION alert_grouping.alerts_before_insert() RETURNS trigger
 AS 'MODULE_PATHNAME', 'ag_alerts_before_insert' LANGUAGE C;
@@ -527,18 +536,6 @@ $$;
 CREATE TRIGGER grouping_rules_touch BEFORE UPDATE ON alert_grouping.grouping_rules
     FOR EACH ROW EXECUTE FUNCTION alert_grouping.touch_updated_at();
 
-CREATE FUNCTION alert_grouping.projects_after_insert() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    INSERT INTO alert_grouping.project_counters (project_id) VALUES (NEW.id);
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER projects_after_insert AFTER INSERT ON alert_grouping.projects
-    FOR EACH ROW EXECUTE FUNCTION alert_grouping.projects_after_insert();
-
 ------------------------------------------------------------------------------------------
 -- Ingestion (PagerDuty Events v2 shape)
 ------------------------------------------------------------------------------------------
@@ -726,9 +723,17 @@ DECLARE
     ev record;
     actions text[] := '{}';
     parsed alert_grouping.alerts[] := '{}';
-    pending alert_grouping.alerts[] := '{}';
+    fingerprints text[] := '{}';
+    triggers alert_grouping.alerts[] := '{}';
+    results uuid[] := '{}';
     a alert_grouping.alerts;
+    n integer;
+    run_start integer := 1;
     i integer;
+    j integer;
+    pending alert_grouping.alerts[];
+    positions integer[];
+    inserted uuid[];
 BEGIN
     PERFORM alert_grouping.require_project(project_id);
     IF events IS NULL OR pg_catalog.jsonb_typeof(events) <> 'array' THEN
@@ -741,6 +746,10 @@ BEGIN
         WHEN 'trigger' THEN
             a := alert_grouping.event_to_alert(ingest_batch.project_id, ev.value,
                                                pg_catalog.format('events[%s].', ev.i));
+            triggers := triggers || a;
+            fingerprints := fingerprints || CASE WHEN a.dedup_key IS NOT NULL
+                THEN alert_grouping.dedup_key_fingerprint(a.dedup_key)
+                ELSE alert_grouping.fingerprint(a.monitor_id, a.title, a.labels) END;
         WHEN 'acknowledge', 'resolve' THEN
             IF ev.value ->> 'dedup_key' IS NULL THEN
                 RAISE EXCEPTION 'event field "events[%].dedup_key" is required for event_action "%"',
@@ -748,6 +757,7 @@ BEGIN
             END IF;
             a := NULL;
             a.dedup_key := ev.value ->> 'dedup_key';
+            fingerprints := fingerprints || alert_grouping.dedup_key_fingerprint(a.dedup_key);
         ELSE
             RAISE EXCEPTION 'event field "events[%].event_action" has unknown value "%"',
                 ev.i, ev.value ->> 'event_action'
@@ -755,25 +765,48 @@ BEGIN
         END CASE;
         actions := actions || COALESCE(ev.value ->> 'event_action', 'trigger');
         parsed := parsed || a;
+        results := results || NULL::uuid;
     END LOOP;
-    -- Consecutive triggers go in as one INSERT (the engine groups per statement); an
-    -- acknowledge or resolve is applied in its place in the sequence.
-    FOR i IN 1 .. pg_catalog.cardinality(actions) + 1 LOOP
-        IF i <= pg_catalog.cardinality(actions) AND actions[i] = 'trigger' THEN
-            pending := pending || parsed[i];
+    n := pg_catalog.cardinality(actions);
+    -- Everything the batch's statements will lock is locked up front, in the engine's order,
+    -- so they cannot wait in a cycle with other writers.
+    PERFORM alert_grouping.lock_for_batch(project_id, triggers, fingerprints);
+    -- Triggers go in as one INSERT (the engine groups per statement) and the acknowledges
+    -- and resolves follow in order; the batch is cut only where an acknowledge or resolve
+    -- precedes a trigger with the same dedup_key, which must see it.
+    FOR i IN 1 .. n + 1 LOOP
+        IF i <= n AND (actions[i] = 'trigger' OR NOT EXISTS (
+               SELECT FROM pg_catalog.generate_series(i + 1, n) AS k
+                WHERE actions[k] = 'trigger' AND parsed[k].dedup_key = parsed[i].dedup_key)) THEN
             CONTINUE;
         END IF;
+        -- Flush events run_start .. i-1: their triggers, then their other actions in order.
+        pending := '{}';
+        positions := '{}';
+        FOR j IN run_start .. i - 1 LOOP
+            IF actions[j] = 'trigger' THEN
+                pending := pending || parsed[j];
+                positions := positions || j;
+            END IF;
+        END LOOP;
         IF pg_catalog.cardinality(pending) > 0 THEN
-            RETURN QUERY SELECT * FROM alert_grouping.insert_alerts(pending);
-            pending := '{}';
+            inserted := ARRAY(SELECT r.alert_id FROM alert_grouping.insert_alerts(pending) AS r);
+            FOR j IN 1 .. pg_catalog.cardinality(positions) LOOP
+                results[positions[j]] := inserted[j];
+            END LOOP;
         END IF;
-        IF i <= pg_catalog.cardinality(actions) THEN
-            alert_id := alert_grouping.apply_event_action(ingest_batch.project_id, actions[i],
-                                                          parsed[i].dedup_key, pg_catalog.now());
-            action := actions[i];
-            RETURN NEXT;
-        END IF;
+        FOR j IN run_start .. LEAST(i, n) LOOP
+            IF actions[j] <> 'trigger' THEN
+                results[j] := alert_grouping.apply_event_action(
+                    ingest_batch.project_id, actions[j], parsed[j].dedup_key, pg_catalog.now());
+            END IF;
+        END LOOP;
+        run_start := i + 1;
     END LOOP;
+    RETURN QUERY SELECT r.id, r.act
+                   FROM ROWS FROM (pg_catalog.unnest(results), pg_catalog.unnest(actions))
+                        WITH ORDINALITY AS r(id, act, ord)
+                  ORDER BY r.ord;
 END
 $$;
 
@@ -1053,6 +1086,7 @@ BEGIN
         'fingerprint(uuid,text,jsonb)', 'dedup_key_fingerprint(text)',
         'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
         'regroup(uuid,uuid,timestamptz,timestamptz)', 'lock_fingerprint(uuid,text)',
+        'lock_for_batch(uuid,alert_grouping.alerts[],text[])',
         'require_project(uuid)', 'event_to_alert(uuid,jsonb,text)', 'apply_event_action(uuid,text,text,timestamptz)',
         'insert_alerts(alert_grouping.alerts[])', 'ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
         'lock_episode(uuid,uuid)', 'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',

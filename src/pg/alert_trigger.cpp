@@ -55,27 +55,52 @@ bool must_propagate(int sqlerrcode) {
          category == ERRCODE_TO_CATEGORY(ERRCODE_PROGRAM_LIMIT_EXCEEDED);
 }
 
+// Keeps the failure in engine_errors. Recording runs in its own subtransaction: if even
+// that fails, the alerts are still kept and only the WARNING tells.
 void record_engine_error(TriggerData *trigdata, Oid owner, ErrorData *edata) {
+  MemoryContext caller_context = CurrentMemoryContext;
+  ResourceOwner caller_owner = CurrentResourceOwner;
   Oid save_user;
   int save_sec;
   GetUserIdAndSecContext(&save_user, &save_sec);
-  SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-  SPI_register_trigger_data(trigdata);
-  Datum args[2] = {CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode)),
-                   CStringGetTextDatum(edata->message ? edata->message : "unknown error")};
-  Oid types[2] = {TEXTOID, TEXTOID};
-  SPI_execute_with_args(
-      "INSERT INTO alert_grouping.engine_errors (project_id, alert_ids, sqlstate, message) "
-      "SELECT n.project_id, pg_catalog.array_agg(n.id), $1, $2 FROM new_alerts AS n "
-      " GROUP BY n.project_id",
-      2, types, args, nullptr, false, 0);
-  SPI_finish();
-  SetUserIdAndSecContext(save_user, save_sec);
-  ereport(WARNING, (errcode(edata->sqlerrcode),
-                    errmsg("alert_grouping: alerts stored without grouping: %s", edata->message),
-                    errdetail("%s%sThe failure is recorded in alert_grouping.engine_errors.",
-                     edata->detail ? edata->detail : "", edata->detail ? " " : "")));
+  volatile bool recorded = false;
+  BeginInternalSubTransaction(nullptr);
+  MemoryContextSwitchTo(caller_context);
+  PG_TRY();
+  {
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    SPI_register_trigger_data(trigdata);
+    Datum args[2] = {CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode)),
+                     CStringGetTextDatum(edata->message ? edata->message : "unknown error")};
+    Oid types[2] = {TEXTOID, TEXTOID};
+    SPI_execute_with_args(
+        "INSERT INTO alert_grouping.engine_errors (project_id, alert_ids, sqlstate, message) "
+        "SELECT n.project_id, pg_catalog.array_agg(n.id), $1, $2 FROM new_alerts AS n "
+        " GROUP BY n.project_id",
+        2, types, args, nullptr, false, 0);
+    SPI_finish();
+    SetUserIdAndSecContext(save_user, save_sec);
+    ReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+    recorded = true;
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(caller_context);
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+  }
+  PG_END_TRY();
+  ereport(WARNING,
+          (errcode(edata->sqlerrcode),
+           errmsg("alert_grouping: alerts stored without grouping: %s", edata->message),
+           errdetail("%s%s%s", edata->detail ? edata->detail : "", edata->detail ? " " : "",
+                     recorded ? "The failure is recorded in alert_grouping.engine_errors."
+                              : "The failure could not be recorded in engine_errors either.")));
 }
 
 }  // namespace
@@ -89,7 +114,8 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
   if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
       TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
     elog(ERROR, "alerts_after_insert must fire AFTER ... FOR EACH STATEMENT");
-  if (!grouping_enabled_guc || trigdata->tg_newtable == nullptr) return PointerGetDatum(nullptr);
+  if (!grouping_enabled_guc || restoring_guc || trigdata->tg_newtable == nullptr)
+    return PointerGetDatum(nullptr);
 
   Relation rel = trigdata->tg_relation;
   Tuplestorestate *store = trigdata->tg_newtable;

@@ -67,6 +67,26 @@ void lock_all(int32 lock_class, std::vector<int32> keys) {
     });
 }
 
+std::string group_lock_material(const std::string &rule_id, const std::string &key) {
+  return rule_id + '\x1f' + key;
+}
+
+int32 group_lock_key(const Uuid &project, const Uuid &rule, const std::string &key) {
+  return hash32(project, group_lock_material(rule.text(), key));
+}
+
+// The first enabled rule (in evaluation order) that matches, with the alert's group key.
+std::optional<std::pair<size_t, std::string>> first_match(const ProjectConfig &config,
+                                                          const Alert &alert,
+                                                          const std::optional<Uuid> &only_rule) {
+  for (size_t r = 0; r < config.rules.size(); r++) {
+    if (only_rule && config.rules[r].id != *only_rule) continue;
+    if (config.rules[r].rule.match.matches(alert))
+      return std::make_pair(r, group_key(config.rules[r].rule.grouping, alert));
+  }
+  return std::nullopt;
+}
+
 std::string uuid_array_literal(const std::vector<Uuid> &ids) {
   std::string out = "{";
   for (size_t i = 0; i < ids.size(); i++) {
@@ -175,8 +195,15 @@ class ProjectBatch {
   // Deduplication: the statement's active fingerprints, the stored holders found for them,
   // then which rows are absorbed by which holder.
   void active_fingerprints(std::vector<Uuid> &projects, std::vector<std::string> &fps) const;
-  void add_holder(const Uuid &id, const std::string &fingerprint, TimestampTz created_at);
-  void resolve_duplicates(Writes &w, int64 &deduplicated);
+  struct Holder {
+    Uuid id;
+    TimestampTz created_at = 0;
+    std::optional<Uuid> episode;
+    std::string episode_lock;  // rule id and group key of the holder's episode
+  };
+  void add_holder(const std::string &fingerprint, Holder holder);
+  void resolve_duplicates(Writes &w, int64 &deduplicated, std::vector<int32> &group_lock_keys,
+                          std::vector<Uuid> &lock_projects, std::vector<Uuid> &lock_episodes);
   void duplicate_touched_episode(const Uuid &episode, Severity severity, TimestampTz at);
 
   void match_rules(std::vector<int32> &group_lock_keys);
@@ -213,7 +240,7 @@ class ProjectBatch {
   std::shared_ptr<const ProjectConfig> config_;
   const EngineOptions &options_;
   std::vector<AlertRow *> rows_;  // after deduplication: the rows to group, in statement order
-  std::unordered_map<std::string, std::pair<Uuid, TimestampTz>> holders_;
+  std::unordered_map<std::string, Holder> holders_;
   std::map<size_t, RulePlan> plans_;  // by rule index, i.e. evaluation order
   std::unordered_map<Uuid, std::vector<Uuid>, UuidHash> monitors_;  // loaded episodes
   std::vector<NewEpisode> new_episodes_;
@@ -234,16 +261,19 @@ void ProjectBatch::active_fingerprints(std::vector<Uuid> &projects,
   }
 }
 
-void ProjectBatch::add_holder(const Uuid &id, const std::string &fingerprint,
-                              TimestampTz created_at) {
-  auto [it, inserted] = holders_.try_emplace(fingerprint, id, created_at);
-  auto &[held_id, held_at] = it->second;
+void ProjectBatch::add_holder(const std::string &fingerprint, Holder holder) {
+  auto [it, inserted] = holders_.try_emplace(fingerprint, holder);
+  Holder &held = it->second;
   // The oldest active alert holds the fingerprint.
-  if (!inserted && (created_at < held_at || (created_at == held_at && id < held_id)))
-    it->second = {id, created_at};
+  if (!inserted && (holder.created_at < held.created_at ||
+                    (holder.created_at == held.created_at && holder.id < held.id)))
+    held = std::move(holder);
 }
 
-void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated) {
+void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated,
+                                      std::vector<int32> &group_lock_keys,
+                                      std::vector<Uuid> &lock_projects,
+                                      std::vector<Uuid> &lock_episodes) {
   struct Absorbed {
     int32 count = 0;
     TimestampTz at = DT_NOBEGIN;
@@ -267,7 +297,12 @@ void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated) {
       }
       earlier = it->second;
     }
-    Absorbed &a = absorbed[earlier ? earlier->id : stored->second.first];
+    if (!earlier && stored->second.episode && !absorbed.count(stored->second.id)) {
+      group_lock_keys.push_back(hash32(project_, stored->second.episode_lock));
+      lock_projects.push_back(project_);
+      lock_episodes.push_back(*stored->second.episode);
+    }
+    Absorbed &a = absorbed[earlier ? earlier->id : stored->second.id];
     a.count++;
     a.at = std::max(a.at, row->created_at);
     a.severity = std::max(a.severity, row->alert.severity);
@@ -296,18 +331,15 @@ void ProjectBatch::duplicate_touched_episode(const Uuid &episode, Severity sever
 }
 
 void ProjectBatch::match_rules(std::vector<int32> &group_lock_keys) {
-  const auto &rules = config_->rules;
   for (AlertRow *row : rows_) {
-    for (size_t r = 0; r < rules.size(); r++) {
-      if (options_.only_rule && rules[r].id != *options_.only_rule) continue;
-      if (!rules[r].rule.match.matches(row->alert)) continue;
-      std::string key = group_key(rules[r].rule.grouping, row->alert);
-      group_lock_keys.push_back(hash32(project_, rules[r].id.text() + '\x1f' + key));
-      RulePlan &plan = plans_[r];
-      plan.rule = &rules[r];
-      plan.alerts.push_back({row, std::move(key)});
-      break;  // the first matching rule wins
-    }
+    auto match = first_match(*config_, row->alert, options_.only_rule);
+    if (!match) continue;
+    auto &[index, key] = *match;
+    const CompiledRule &rule = config_->rules[index];
+    group_lock_keys.push_back(group_lock_key(project_, rule.id, key));
+    RulePlan &plan = plans_[index];
+    plan.rule = &rule;
+    plan.alerts.push_back({row, std::move(key)});
   }
 }
 
@@ -472,7 +504,14 @@ using Batches = std::map<Uuid, std::unique_ptr<ProjectBatch>>;
 
 ProjectBatch &batch_of(Batches &batches, const Uuid &project) { return *batches.at(project); }
 
-void deduplicate(Batches &batches, Writes &w, EngineResult &result) {
+// Duplicates, decided before anything is written: the fingerprint locks, the stored holders,
+// which new rows each absorbs. Holders' episodes join the group locks and are locked rows.
+struct EpisodeLocks {
+  std::vector<int32> group_keys;
+  std::vector<Uuid> projects, episodes;
+};
+
+void find_duplicates(Batches &batches, Writes &w, EngineResult &result, EpisodeLocks &locks) {
   std::vector<int32> keys;
   std::vector<Uuid> projects;
   std::vector<std::string> fingerprints;
@@ -488,15 +527,28 @@ void deduplicate(Batches &batches, Writes &w, EngineResult &result) {
   uint64 n = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
   for (uint64 i = 0; i < n; i++) {
     bool isnull;
-    Uuid id = Uuid::from_datum(spi_value(i, 2, &isnull));
-    if (is_new.count(id)) continue;
+    ProjectBatch::Holder holder;
+    holder.id = Uuid::from_datum(spi_value(i, 2, &isnull));
+    if (is_new.count(holder.id)) continue;
+    holder.created_at = DatumGetTimestampTz(spi_value(i, 4, &isnull));
+    Datum episode = spi_value(i, 5, &isnull);
+    if (!isnull) {
+      holder.episode = Uuid::from_datum(episode);
+      Datum rule = spi_value(i, 6, &isnull);
+      std::string rule_text = isnull ? "" : Uuid::from_datum(rule).text();
+      Datum key = spi_value(i, 7, &isnull);
+      holder.episode_lock = group_lock_material(rule_text, isnull ? "" : text_from_datum(key));
+    }
     batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
-        .add_holder(id, text_from_datum(spi_value(i, 3, &isnull)),
-                    DatumGetTimestampTz(spi_value(i, 4, &isnull)));
+        .add_holder(text_from_datum(spi_value(i, 3, &isnull)), std::move(holder));
   }
-  for (auto &[project, batch] : batches) batch->resolve_duplicates(w, result.deduplicated);
-  if (w.removed.id.empty()) return;
+  for (auto &[project, batch] : batches)
+    batch->resolve_duplicates(w, result.deduplicated, locks.group_keys, locks.projects,
+                              locks.episodes);
+}
 
+void absorb_duplicates(Batches &batches, Writes &w) {
+  if (w.removed.id.empty()) return;
   auto &a = w.absorb;
   uint64 updated =
       sql::absorb_duplicates.run({uuid_array(a.project), uuid_array(a.id), int4_array(a.count),
@@ -618,8 +670,35 @@ void write_all(Batches &batches, Writes &w, EngineResult &result, const EngineOp
 
 }  // namespace
 
-int32 fingerprint_lock_key(const Uuid &project, const std::string &fingerprint) {
-  return hash32(project, fingerprint);
+void lock_fingerprints(const Uuid &project, const std::vector<std::string> &fingerprints) {
+  std::vector<int32> keys;
+  for (const auto &fp : fingerprints) keys.push_back(hash32(project, fp));
+  lock_all(kFingerprintLockClass, std::move(keys));
+}
+
+void lock_for_batch(const Uuid &project, const std::vector<AlertRow> &rows,
+                    const std::vector<std::string> &fingerprints) {
+  lock_fingerprints(project, fingerprints);
+  auto config = project_config(project);
+  if (!config->grouping_enabled) return;
+  std::vector<int32> keys;
+  for (const AlertRow &row : rows)
+    if (auto match = first_match(*config, row.alert, std::nullopt))
+      keys.push_back(group_lock_key(project, config->rules[match->first].id, match->second));
+  if (!fingerprints.empty()) {
+    std::vector<Uuid> projects(fingerprints.size(), project);
+    uint64 n = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
+    for (uint64 i = 0; i < n; i++) {
+      bool isnull;
+      if (spi_is_null(i, 5)) continue;
+      Datum rule = spi_value(i, 6, &isnull);
+      std::string rule_text = isnull ? "" : Uuid::from_datum(rule).text();
+      Datum key = spi_value(i, 7, &isnull);
+      keys.push_back(
+          hash32(project, group_lock_material(rule_text, isnull ? "" : text_from_datum(key))));
+    }
+  }
+  lock_all(kGroupLockClass, std::move(keys));
 }
 
 EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &options) {
@@ -645,18 +724,22 @@ EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &option
   }
   if (batches.empty()) return result;
 
+  // Lock order, the same for every statement: fingerprint advisory locks (sorted), group
+  // advisory locks (sorted), episode rows (sorted), then alert and counter rows.
   Writes writes;
-  if (options.deduplicate) deduplicate(batches, writes, result);
-
-  std::vector<int32> group_keys;
-  for (auto &[project, batch] : batches) batch->match_rules(group_keys);
-  if (group_keys.empty() && writes.absorb.id.empty()) return result;
-  lock_all(kGroupLockClass, std::move(group_keys));
+  EpisodeLocks locks;
+  if (options.deduplicate) find_duplicates(batches, writes, result, locks);
+  for (auto &[project, batch] : batches) batch->match_rules(locks.group_keys);
+  if (locks.group_keys.empty() && writes.removed.id.empty()) return result;
+  lock_all(kGroupLockClass, std::move(locks.group_keys));
+  if (!locks.episodes.empty())
+    sql::lock_episodes.run({uuid_array(locks.projects), uuid_array(locks.episodes)});
 
   CandidateRequests open, resolved;
   for (auto &[project, batch] : batches) batch->request_candidates(open, resolved);
   load_candidates(sql::open_episodes, open, batches);
   load_candidates(sql::resolved_episodes, resolved, batches);
+  absorb_duplicates(batches, writes);
   for (auto &[project, batch] : batches) batch->plan();
   write_all(batches, writes, result, options);
   return result;

@@ -57,8 +57,15 @@ class AlertRowReader {
 
 EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &options);
 
-// Locks, in one global order, the advisory keys the engine uses (also from SQL).
-int32 fingerprint_lock_key(const Uuid &project, const std::string &fingerprint);
+// The engine's fingerprint locks, in its global order (for ingest functions that take them
+// before running several statements).
+void lock_fingerprints(const Uuid &project, const std::vector<std::string> &fingerprints);
+
+// Every lock a multi-statement ingest will need, taken at once in the engine's order: the
+// fingerprint locks, the group locks of the rows' (rule, key), and those of the episodes of
+// the alerts holding the fingerprints. Needs SPI, as the tables' owner.
+void lock_for_batch(const Uuid &project, const std::vector<AlertRow> &rows,
+                    const std::vector<std::string> &fingerprints);
 
 }  // namespace ag::pg
 

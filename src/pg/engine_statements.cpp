@@ -4,12 +4,26 @@ namespace ag::pg::statements {
 
 // No ORDER BY: sorting would tempt the planner into walking (project_id, created_at) over
 // every alert of the project; the oldest holder is picked in C++.
+// The holder's episode comes with its rule and key: absorbing a duplicate touches that
+// episode, so its group lock is taken with the statement's others.
 SpiQuery active_holders(
-    "SELECT a.project_id, a.id, a.fingerprint, a.created_at "
+    "SELECT a.project_id, a.id, a.fingerprint, a.created_at, a.episode_id, e.rule_id, "
+    "       e.group_key "
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::text[])) AS k(p, f) "
     "  JOIN alert_grouping.alerts AS a ON a.project_id = k.p AND a.fingerprint = k.f "
+    "  LEFT JOIN alert_grouping.episodes AS e ON e.project_id = a.project_id AND e.id = "
+    "a.episode_id "
     " WHERE a.state <> 'resolved'",
     {UUIDARRAYOID, TEXTARRAYOID});
+
+// Episode rows are locked in (project, id) order before any alert row is written: the
+// lifecycle functions lock an episode, then its alerts, and so does the engine.
+SpiQuery lock_episodes(
+    "SELECT FROM alert_grouping.episodes AS e "
+    "  JOIN ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[])) AS v(p, id) "
+    "    ON e.project_id = v.p AND e.id = v.id "
+    " ORDER BY e.project_id, e.id FOR NO KEY UPDATE OF e",
+    {UUIDARRAYOID, UUIDARRAYOID});
 
 SpiQuery absorb_duplicates(
     "UPDATE alert_grouping.alerts AS a "
@@ -39,12 +53,15 @@ SpiQuery delete_alerts(
   "  JOIN alert_grouping.episodes AS e "                                                        \
   "    ON e.project_id = k.p AND e.rule_id = k.r AND e.group_key = k.g "
 
+// Locked as they are read: an episode resolved meanwhile is re-checked and drops out.
 SpiQuery open_episodes(AG_EPISODE_CANDIDATES
-                       " WHERE e.state <> 'resolved' AND e.last_activity_at >= k.since",
+                       " WHERE e.state <> 'resolved' AND e.last_activity_at >= k.since "
+                       " ORDER BY e.project_id, e.id FOR NO KEY UPDATE OF e",
                        {UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
 
 SpiQuery resolved_episodes(AG_EPISODE_CANDIDATES
-                           " WHERE e.state = 'resolved' AND e.resolved_at >= k.since",
+                           " WHERE e.state = 'resolved' AND e.resolved_at >= k.since "
+                           " ORDER BY e.project_id, e.id FOR NO KEY UPDATE OF e",
                            {UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
 
 // Counter rows are locked in project order, like everything else the engine locks.

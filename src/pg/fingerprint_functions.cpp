@@ -1,8 +1,9 @@
-// fingerprint(), dedup_key_fingerprint(), lock_fingerprint() and the BEFORE INSERT trigger
-// that fills an alert's id and fingerprint.
+// fingerprint(), dedup_key_fingerprint(), the lock functions the ingest functions use, and
+// the BEFORE INSERT trigger that fills an alert's fingerprint.
 #include "engine.hpp"
 #include "entry.hpp"
 #include "grouping.hpp"
+#include "owner.hpp"
 
 using namespace ag::pg;
 
@@ -33,11 +34,46 @@ AG_FUNCTION(ag_dedup_key_fingerprint) {
 }
 
 AG_FUNCTION(ag_lock_fingerprint) {
+  lock_fingerprints(Uuid::from_datum(PG_GETARG_DATUM(0)), {text_from_datum(PG_GETARG_DATUM(1))});
+  PG_RETURN_VOID();
+}
+
+AG_FUNCTION(ag_lock_for_batch) {
   Uuid project = Uuid::from_datum(PG_GETARG_DATUM(0));
-  int32 key = fingerprint_lock_key(project, text_from_datum(PG_GETARG_DATUM(1)));
+  ArrayType *alerts = pg_call([&] { return PG_GETARG_ARRAYTYPE_P(1); });
+  ArrayType *fps = pg_call([&] { return PG_GETARG_ARRAYTYPE_P(2); });
+  Datum *elems = nullptr;
+  bool *nulls = nullptr;
+  int n = 0;
+  pg_call([&] { deconstruct_array(fps, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n); });
+  std::vector<std::string> fingerprints;
+  for (int i = 0; i < n; i++)
+    if (!nulls[i]) fingerprints.push_back(text_from_datum(elems[i]));
   pg_call([&] {
-    DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(0x41470001), Int32GetDatum(key));
+    int16 len;
+    bool byval;
+    char align;
+    get_typlenbyvalalign(ARR_ELEMTYPE(alerts), &len, &byval, &align);
+    deconstruct_array(alerts, ARR_ELEMTYPE(alerts), len, byval, align, &elems, &nulls, &n);
   });
+  std::vector<AlertRow> rows;
+  AlertRowReader reader;
+  for (int i = 0; i < n; i++) {
+    if (nulls[i]) continue;
+    HeapTupleHeader tuple = pg_call([&] { return DatumGetHeapTupleHeader(elems[i]); });
+    rows.push_back(reader.read(
+        [&](int column, bool *isnull) {
+          return pg_call([&] { return GetAttributeByName(tuple, kAlertColumns[column], isnull); });
+        },
+        i));
+  }
+  if (pg_call([] { return SPI_connect(); }) != SPI_OK_CONNECT)
+    throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
+  {
+    ActAsOwner as_owner(alerts_owner());
+    lock_for_batch(project, rows, fingerprints);
+  }
+  pg_call([] { SPI_finish(); });
   PG_RETURN_VOID();
 }
 

@@ -10,7 +10,8 @@ void _PG_init(void);
 
 namespace ag::pg {
 bool grouping_enabled_guc = true;
-}
+bool restoring_guc = false;
+}  // namespace ag::pg
 
 namespace {
 char *user_id_guc = nullptr;
@@ -22,6 +23,11 @@ void _PG_init(void) {
       "Off is the server-wide kill switch: alerts are still stored, with their fingerprint, "
       "but neither deduplicated nor grouped.",
       &ag::pg::grouping_enabled_guc, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable(
+      "alert_grouping.restoring", "Set while restoring a dump: inserted alerts are not grouped.",
+      "A dump already holds the episodes and memberships of its alerts; run pg_restore with "
+      "PGOPTIONS='-c alert_grouping.restoring=on'.",
+      &ag::pg::restoring_guc, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable("alert_grouping.user_id",
                              "The user an application acts for (SET LOCAL per transaction).",
                              "Honoured only for database roles not mapped to a project member.",

@@ -4,4 +4,5 @@
 
 namespace ag::pg {
 extern bool grouping_enabled_guc;
-}
+extern bool restoring_guc;
+}  // namespace ag::pg

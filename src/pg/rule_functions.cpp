@@ -4,6 +4,7 @@
 #include "engine.hpp"
 #include "entry.hpp"
 #include "grouping.hpp"
+#include "owner.hpp"
 #include "planner.hpp"
 #include "project_config.hpp"
 #include "rule.hpp"
@@ -45,29 +46,6 @@ class SpiConnection {
   bool connected_ = true;
 };
 
-// Runs as the owner of the extension's tables, with a pinned search_path, until destroyed.
-class ActAsOwner {
- public:
-  explicit ActAsOwner(Oid owner) {
-    GetUserIdAndSecContext(&save_user_, &save_sec_);
-    SetUserIdAndSecContext(owner, save_sec_ | SECURITY_LOCAL_USERID_CHANGE);
-    guc_level_ = NewGUCNestLevel();
-    pg_call([] {
-      set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                        GUC_ACTION_SAVE, true, 0, false);
-    });
-  }
-  ~ActAsOwner() {
-    AtEOXact_GUC(true, guc_level_);
-    SetUserIdAndSecContext(save_user_, save_sec_);
-  }
-
- private:
-  Oid save_user_;
-  int save_sec_;
-  int guc_level_;
-};
-
 SpiQuery project_window_query(
     "SELECT (EXTRACT(EPOCH FROM p.default_time_window) * 1000000)::int8 "
     "  FROM alert_grouping.projects AS p WHERE p.id = $1",
@@ -93,10 +71,6 @@ SpiQuery rule_for_admin_query(
 SpiQuery rule_visible_query(
     "SELECT FROM alert_grouping.grouping_rules AS r WHERE r.project_id = $1 AND r.id = $2",
     {UUIDOID, UUIDOID});
-SpiQuery alerts_owner_query(
-    "SELECT c.relowner FROM pg_catalog.pg_class AS c "
-    " WHERE c.oid = 'alert_grouping.alerts'::pg_catalog.regclass",
-    {});
 
 std::vector<AlertRow> read_alert_rows(uint64 n) {
   std::vector<AlertRow> rows;
@@ -223,8 +197,7 @@ AG_FUNCTION(ag_regroup) {
   if (!DatumGetBool(spi_value(0, 1, &isnull)))
     throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                   "grouping rule " + rule_id.text() + " is disabled", "", "Enable the rule first.");
-  alerts_owner_query.run({});
-  Oid owner = DatumGetObjectId(spi_value(0, 1, &isnull));
+  Oid owner = alerts_owner();
 
   EngineResult result;
   {
