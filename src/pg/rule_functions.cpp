@@ -25,25 +25,15 @@ std::string jsonb_arg(FunctionCallInfo fcinfo, int n) {
   return PG_ARGISNULL(n) ? std::string("{}") : jsonb_text(PG_GETARG_DATUM(n));
 }
 
-// Connects to SPI for the lifetime of the object; the error path is handled by PostgreSQL's
-// subtransaction/transaction cleanup, so the destructor only finishes on success.
+// Connects to SPI; finish() disconnects. On an error the transaction abort that follows
+// releases the connection, so there is nothing for a destructor to do.
 class SpiConnection {
  public:
   SpiConnection() {
     if (pg_call([] { return SPI_connect(); }) != SPI_OK_CONNECT)
       throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
   }
-  void finish() {
-    if (connected_) pg_call([] { SPI_finish(); });
-    connected_ = false;
-  }
-  ~SpiConnection() {
-    // Only reached without finish() when an exception is unwinding: the transaction abort
-    // that follows releases the connection.
-  }
-
- private:
-  bool connected_ = true;
+  void finish() { pg_call([] { SPI_finish(); }); }
 };
 
 SpiQuery project_window_query(
