@@ -555,6 +555,26 @@ BEGIN
 END
 $$;
 
+-- An event's time: payload.timestamp when given (imports and replays), else now().
+CREATE FUNCTION alert_grouping.event_time(event jsonb, field_prefix text DEFAULT '')
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF event -> 'payload' ->> 'timestamp' IS NULL THEN
+        RETURN pg_catalog.now();
+    END IF;
+    -- Only a given timestamp pays for the exception block (a subtransaction).
+    BEGIN
+        RETURN (event -> 'payload' ->> 'timestamp')::timestamptz;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'event field "%payload.timestamp" must be a timestamp', field_prefix
+            USING ERRCODE = '22023';
+    END;
+END
+$$;
+
 -- Turns one event into the alerts row it describes; raises 22023 naming the bad field.
 CREATE FUNCTION alert_grouping.event_to_alert(project_id uuid, event jsonb,
                                               field_prefix text DEFAULT '')
@@ -611,15 +631,7 @@ BEGIN
         END IF;
         a.monitor_id := (event ->> 'monitor_id')::uuid;
     END IF;
-    a.created_at := pg_catalog.now();
-    IF payload ->> 'timestamp' IS NOT NULL THEN
-        BEGIN
-            a.created_at := (payload ->> 'timestamp')::timestamptz;
-        EXCEPTION WHEN OTHERS THEN
-            RAISE EXCEPTION 'event field "%payload.timestamp" must be a timestamp', field_prefix
-                USING ERRCODE = '22023';
-        END;
-    END IF;
+    a.created_at := alert_grouping.event_time(event, field_prefix);
     a.state := 'firing';
     a.duplicate_count := 0;
     RETURN a;
@@ -704,7 +716,7 @@ BEGIN
                 USING ERRCODE = '22023';
         END IF;
         RETURN alert_grouping.apply_event_action(project_id, action, event ->> 'dedup_key',
-                                                 pg_catalog.now());
+                                                 alert_grouping.event_time(event));
     ELSIF action <> 'trigger' THEN
         RAISE EXCEPTION 'event field "event_action" has unknown value "%"', action
             USING ERRCODE = '22023', HINT = 'Use trigger, acknowledge or resolve.';
@@ -757,6 +769,7 @@ BEGIN
             END IF;
             a := NULL;
             a.dedup_key := ev.value ->> 'dedup_key';
+            a.created_at := alert_grouping.event_time(ev.value, pg_catalog.format('events[%s].', ev.i));
             fingerprints := fingerprints || alert_grouping.dedup_key_fingerprint(a.dedup_key);
         ELSE
             RAISE EXCEPTION 'event field "events[%].event_action" has unknown value "%"',
@@ -798,7 +811,7 @@ BEGIN
         FOR j IN run_start .. LEAST(i, n) LOOP
             IF actions[j] <> 'trigger' THEN
                 results[j] := alert_grouping.apply_event_action(
-                    ingest_batch.project_id, actions[j], parsed[j].dedup_key, pg_catalog.now());
+                    ingest_batch.project_id, actions[j], parsed[j].dedup_key, parsed[j].created_at);
             END IF;
         END LOOP;
         run_start := i + 1;
@@ -1087,7 +1100,7 @@ BEGIN
         'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
         'regroup(uuid,uuid,timestamptz,timestamptz)', 'lock_fingerprint(uuid,text)',
         'lock_for_batch(uuid,alert_grouping.alerts[],text[])',
-        'require_project(uuid)', 'event_to_alert(uuid,jsonb,text)', 'apply_event_action(uuid,text,text,timestamptz)',
+        'require_project(uuid)', 'event_time(jsonb,text)', 'event_to_alert(uuid,jsonb,text)', 'apply_event_action(uuid,text,text,timestamptz)',
         'insert_alerts(alert_grouping.alerts[])', 'ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
         'lock_episode(uuid,uuid)', 'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
         'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)']

@@ -307,7 +307,10 @@ void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated,
     a.at = std::max(a.at, row->created_at);
     a.severity = std::max(a.severity, row->alert.severity);
     // A new alert that absorbs a later one of the same statement groups at the higher severity.
-    if (earlier) earlier->alert.severity = std::max(earlier->alert.severity, row->alert.severity);
+    if (earlier) {
+      earlier->alert.severity = std::max(earlier->alert.severity, row->alert.severity);
+      earlier->last_duplicate_at = std::max(earlier->last_duplicate_at, row->created_at);
+    }
     w.removed.project.push_back(project_);
     w.removed.id.push_back(row->id);
     deduplicated++;
@@ -410,7 +413,9 @@ void ProjectBatch::plan_rule(RulePlan &plan) {
       EpisodeDelta &d = deltas_[episode_id];
       d.added++;
       if (row->active) d.active++;
-      d.last_at = std::max(d.last_at, row->created_at);
+      // A duplicate the row absorbed in the same statement keeps the episode active too, as
+      // it would have had it arrived in a statement of its own.
+      d.last_at = std::max({d.last_at, row->created_at, row->last_duplicate_at});
       d.severity = std::max(d.severity, row->alert.severity);
       d.reopen = d.reopen || state.reopened;
       if (row->monitor) {
@@ -433,8 +438,10 @@ void ProjectBatch::write(Writes &w, int32 first_number) {
     int32 active = 0;
     std::vector<Uuid> monitor_ids;
     TimestampTz resolved = first.resolved_at;
+    TimestampTz last_at = ne.state.last_activity_us;
     Severity severity = first.alert.severity;
     for (const AlertRow *m : ne.members) {
+      last_at = std::max(last_at, m->last_duplicate_at);
       if (m->active) active++;
       resolved = std::max(resolved, m->resolved_at);
       severity = std::max(severity, m->alert.severity);
@@ -462,7 +469,7 @@ void ProjectBatch::write(Writes &w, int32 first_number) {
     c.first_title.push_back(first.alert.title);
     c.severity.push_back(severity_name(severity));
     c.started.push_back(first.created_at);
-    c.last_at.push_back(ne.state.last_activity_us);
+    c.last_at.push_back(last_at);
     c.count.push_back(int32(ne.members.size()));
     c.active.push_back(active);
     c.monitors.push_back(uuid_array_literal(monitor_ids));

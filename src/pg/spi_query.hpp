@@ -1,5 +1,7 @@
-// A parameterised SQL statement prepared once per backend and kept (SPI_keepplan); the
-// plan cache re-plans it after DDL. Call only while connected to SPI.
+// A parameterised SQL statement parsed once per backend and kept (SPI_keepplan). It is
+// planned at every execution (a custom plan), with the tables' current sizes: a plan made
+// while the tables were small would look episodes and alerts up through the wrong index
+// forever after. That costs one planning per statement, not per row.
 #pragma once
 
 #include <initializer_list>

@@ -39,3 +39,21 @@ COPY alert_grouping.alerts (project_id, title, dedup_key, created_at) FROM stdin
 \.
 SELECT count(*) AS alerts, sum(duplicate_count) AS duplicates FROM alert_grouping.alerts
  WHERE project_id = '00000000-0000-0000-0000-0000000000d2';
+-- A duplicate keeps its episode active whether it arrives in the same INSERT or its own:
+-- the same events give the same episodes however they were batched.
+INSERT INTO alert_grouping.projects (id, name) VALUES ('00000000-0000-0000-0000-0000000000d3', 'batching');
+INSERT INTO alert_grouping.grouping_rules (project_id, name, grouping_config) VALUES
+    ('00000000-0000-0000-0000-0000000000d3', 'by service', '{"group_by": ["labels.service"], "time_window_minutes": 30}');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000d3', 'CPU high', '{"service": "a"}', '2026-03-01 10:00+00'),
+    ('00000000-0000-0000-0000-0000000000d3', 'CPU high', '{"service": "a"}', '2026-03-01 10:20+00');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000d3', 'CPU high', '{"service": "b"}', '2026-03-01 10:00+00');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000d3', 'CPU high', '{"service": "b"}', '2026-03-01 10:20+00');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000d3', 'Disk full', '{"service": "a"}', '2026-03-01 10:45+00'),
+    ('00000000-0000-0000-0000-0000000000d3', 'Disk full', '{"service": "b"}', '2026-03-01 10:45+00');
+SELECT group_key, count(*) AS episodes, sum(alert_count) AS alerts, max(last_activity_at) AS last_activity
+  FROM alert_grouping.episodes WHERE project_id = '00000000-0000-0000-0000-0000000000d3'
+ GROUP BY group_key ORDER BY group_key;

@@ -60,3 +60,19 @@ SELECT public.try($$SELECT * FROM alert_grouping.ingest_batch('00000000-0000-000
     '[{"payload": {"summary": "fine"}}, 42]')$$);
 SELECT public.try($$SELECT alert_grouping.ingest('00000000-0000-0000-0000-0000000000ff', '{"payload": {"summary": "x"}}')$$) AS unknown_project;
 SELECT count(*) AS alerts_after FROM alert_grouping.alerts WHERE project_id = '00000000-0000-0000-0000-000000000021';
+-- Replays: acknowledge and resolve take payload.timestamp too, so durations and the reopen
+-- window follow the events, not the time of the replay.
+INSERT INTO alert_grouping.grouping_rules (project_id, name, priority, match_criteria, grouping_config, episode_config) VALUES
+    ('00000000-0000-0000-0000-000000000021', 'replay', 1, '{"labels": ["team=\"replay\""]}',
+     '{"group_by": ["labels.team"]}', '{"reopen_window_minutes": 60}');
+SELECT b.action FROM alert_grouping.ingest_batch('00000000-0000-0000-0000-000000000021', '[
+    {"dedup_key": "r-1", "payload": {"summary": "Replayed", "timestamp": "2024-05-01T10:00:00Z"}, "labels": {"team": "replay"}},
+    {"event_action": "resolve", "dedup_key": "r-1", "payload": {"timestamp": "2024-05-01T10:02:00Z"}},
+    {"dedup_key": "r-1", "payload": {"summary": "Replayed", "timestamp": "2024-05-01T10:05:00Z"}, "labels": {"team": "replay"}}
+  ]') AS b;
+SELECT created_at, state, resolved_at FROM alert_grouping.alerts
+ WHERE project_id = '00000000-0000-0000-0000-000000000021' AND dedup_key = 'r-1' ORDER BY created_at;
+SELECT episode_number, alert_count, reopen_count, state FROM alert_grouping.episodes
+ WHERE project_id = '00000000-0000-0000-0000-000000000021' AND group_key = 'labels.team:replay';
+SELECT public.try($$SELECT alert_grouping.ingest('00000000-0000-0000-0000-000000000021',
+    '{"event_action": "resolve", "dedup_key": "r-1", "payload": {"timestamp": "soon"}}')$$) AS bad_action_time;
