@@ -22,8 +22,8 @@ struct AlertRow {
   TimestampTz created_at = 0;
   TimestampTz resolved_at = 0;
   TimestampTz last_duplicate_at = 0;  // latest duplicate this row absorbed in its statement
-  bool active = true;  // firing or acknowledged
-  size_t ordinal = 0;  // position in the statement
+  bool active = true;                 // firing or acknowledged
+  size_t ordinal = 0;                 // position in the statement
 };
 
 struct EngineOptions {

@@ -33,7 +33,9 @@ class SpiConnection {
     if (pg_call([] { return SPI_connect(); }) != SPI_OK_CONNECT)
       throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
   }
-  void finish() { pg_call([] { SPI_finish(); }); }
+  void finish() {
+    pg_call([] { SPI_finish(); });
+  }
 };
 
 SpiQuery project_window_query(
