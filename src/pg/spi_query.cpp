@@ -8,9 +8,8 @@ uint64 SpiQuery::run(const std::vector<Datum> &args, const std::string &nulls) {
   try {
     return pg_call([&]() -> uint64 {
       if (plan_ == nullptr) {
-        SPIPlanPtr plan =
-            SPI_prepare_cursor(sql_.c_str(), static_cast<int>(argtypes_.size()),
-                               const_cast<Oid *>(argtypes_.data()), CURSOR_OPT_CUSTOM_PLAN);
+        SPIPlanPtr plan = SPI_prepare(sql_.c_str(), static_cast<int>(argtypes_.size()),
+                                      const_cast<Oid *>(argtypes_.data()));
         if (plan == nullptr)
           elog(ERROR, "SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result),
                sql_.c_str());

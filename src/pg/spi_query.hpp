@@ -1,7 +1,7 @@
-// A parameterised SQL statement parsed once per backend and kept (SPI_keepplan). It is
-// planned at every execution (a custom plan), with the tables' current sizes: a plan made
-// while the tables were small would look episodes and alerts up through the wrong index
-// forever after. That costs one planning per statement, not per row.
+// A parameterised SQL statement prepared once per backend and kept (SPI_keepplan), with
+// PostgreSQL's own choice between custom and generic plans. An ANALYZE (autovacuum's or
+// anyone's) invalidates the kept plan, so plans follow the tables' growth; forcing a plan
+// per execution was measured at about 15% of grouped throughput.
 #pragma once
 
 #include <initializer_list>
