@@ -208,7 +208,8 @@ class ProjectBatch {
 
   void match_rules(std::vector<int32> &group_lock_keys);
   void request_candidates(CandidateRequests &open, CandidateRequests &resolved);
-  void add_candidate(const Uuid &rule, EpisodeState state, std::vector<Uuid> monitors);
+  void add_candidate(const Uuid &rule, const Uuid &id, EpisodeState state,
+                     std::vector<Uuid> monitors);
   void plan();
   int32 new_episode_count() const { return int32(new_episodes_.size()); }
   void write(Writes &w, int32 first_number);
@@ -243,6 +244,7 @@ class ProjectBatch {
   std::unordered_map<std::string, Holder> holders_;
   std::map<size_t, RulePlan> plans_;  // by rule index, i.e. evaluation order
   std::unordered_map<Uuid, std::vector<Uuid>, UuidHash> monitors_;  // loaded episodes
+  std::unordered_map<std::string, Uuid> loaded_ids_;  // planner's text id -> loaded episode id
   std::vector<NewEpisode> new_episodes_;
   std::map<Uuid, EpisodeDelta> deltas_;
   std::vector<Member> members_;
@@ -370,10 +372,12 @@ void ProjectBatch::request_candidates(CandidateRequests &open, CandidateRequests
   }
 }
 
-void ProjectBatch::add_candidate(const Uuid &rule, EpisodeState state, std::vector<Uuid> monitors) {
+void ProjectBatch::add_candidate(const Uuid &rule, const Uuid &id, EpisodeState state,
+                                 std::vector<Uuid> monitors) {
   for (auto &[index, plan] : plans_) {
     if (plan.rule->id != rule) continue;
-    monitors_[uuid_from_text(state.id)] = std::move(monitors);
+    monitors_[id] = std::move(monitors);
+    loaded_ids_.emplace(state.id, id);
     plan.planner->add_existing(std::move(state));
     return;
   }
@@ -409,7 +413,7 @@ void ProjectBatch::plan_rule(RulePlan &plan) {
       episode_id = ne.id;
     } else {
       const EpisodeState &state = episodes[p.episode];
-      episode_id = uuid_from_text(state.id);
+      episode_id = loaded_ids_.at(state.id);
       EpisodeDelta &d = deltas_[episode_id];
       d.added++;
       if (row->active) d.active++;
@@ -579,7 +583,8 @@ void load_candidates(SpiQuery &query, const CandidateRequests &requests, Batches
   for (uint64 i = 0; i < n; i++) {
     bool isnull;
     EpisodeState e;
-    e.id = Uuid::from_datum(spi_value(i, 3, &isnull)).text();
+    Uuid id = Uuid::from_datum(spi_value(i, 3, &isnull));
+    e.id = id.text();
     e.group_key = text_from_datum(spi_value(i, 4, &isnull));
     e.first_title = text_from_datum(spi_value(i, 5, &isnull));
     e.started_at_us = DatumGetTimestampTz(spi_value(i, 6, &isnull));
@@ -592,7 +597,7 @@ void load_candidates(SpiQuery &query, const CandidateRequests &requests, Batches
     std::vector<Uuid> monitors = uuids_from_array(spi_value(i, 12, &isnull));
     e.resolved = DatumGetBool(spi_value(i, 13, &isnull));
     batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
-        .add_candidate(Uuid::from_datum(spi_value(i, 2, &isnull)), std::move(e),
+        .add_candidate(Uuid::from_datum(spi_value(i, 2, &isnull)), id, std::move(e),
                        std::move(monitors));
   }
 }

@@ -40,7 +40,7 @@ SpiQuery project_query(
 
 SpiQuery rules_query(
     "SELECT r.id, r.match_criteria::text, r.grouping_config::text, r.episode_config::text, "
-    "       r.priority, r.name "
+    "       r.priority "
     "  FROM alert_grouping.grouping_rules AS r "
     " WHERE r.project_id = $1 AND r.enabled "
     " ORDER BY r.priority, r.created_at, r.id",
