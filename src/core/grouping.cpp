@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "internal.hpp"
+#include "interrupts.hpp"
 
 namespace ag {
 
@@ -33,6 +34,15 @@ std::vector<uint16_t> sorted_bigrams(const std::string &s) {
   std::sort(out.begin(), out.end());
   return out;
 }
+
+// Appends text with a backslash before every backslash and every byte of `special`. Text
+// without those bytes is appended unchanged, so keys of ordinary data keep their old values.
+void append_escaped(std::string &out, std::string_view text, std::string_view special) {
+  for (char c : text) {
+    if (c == '\\' || special.find(c) != std::string_view::npos) out.push_back('\\');
+    out.push_back(c);
+  }
+}
 }  // namespace
 
 std::string normalize_title(std::string_view title) {
@@ -60,32 +70,32 @@ std::string normalize_title(std::string_view title) {
 std::string group_key(const GroupingConfig &config, const Alert &alert) {
   if (config.group_by.empty()) return "default";
   constexpr std::string_view kLabels = "labels.";
+  // Parts split at unescaped '|', each at its first unescaped ':'. Valid entries contain
+  // neither; escaping them too keeps the key injective even for entries compile_rule refuses.
+  constexpr std::string_view kEntrySpecial = "|:";
+  constexpr std::string_view kValueSpecial = "|";
   std::string key;
   for (const auto &entry : config.group_by) {
     if (!key.empty()) key.push_back('|');
+    append_escaped(key, entry, kEntrySpecial);
+    key.push_back(':');
     if (entry == "monitor") {
-      key += "monitor:";
-      key += alert.monitor_id;
+      append_escaped(key, alert.monitor_id, kValueSpecial);
     } else if (entry == "severity") {
-      key += "severity:";
       key += severity_name(alert.severity);
     } else if (entry == "title") {
-      key += "title:";
-      key += normalize_title(alert.title);
+      append_escaped(key, normalize_title(alert.title), kValueSpecial);
     } else if (std::string_view(entry).substr(0, kLabels.size()) == kLabels) {
-      key += entry;
-      key.push_back(':');
-      key += alert.labels.get(std::string_view(entry).substr(kLabels.size()));
-    } else {
-      // compile_rule refuses other entries; keep the key total anyway.
-      key += entry;
-      key.push_back(':');
+      append_escaped(key, alert.labels.get(std::string_view(entry).substr(kLabels.size())),
+                     kValueSpecial);
     }
+    // compile_rule refuses other entries; they get an empty value to keep the key total.
   }
   return key;
 }
 
 double title_similarity(std::string_view a, std::string_view b) {
+  check_interrupts();
   const std::string na = normalize_title(a);
   const std::string nb = normalize_title(b);
   if (na == nb) return 1.0;
@@ -158,18 +168,24 @@ std::string fill_alert_count(std::string_view rendered, int64_t alert_count) {
 
 std::string fingerprint_material(std::string_view monitor_id, std::string_view title,
                                  const Labels &labels) {
+  // The fields are split at the first two unescaped '|'; the labels come last, so only their
+  // own separators need escaping.
+  constexpr std::string_view kFieldSpecial = "|";
+  constexpr std::string_view kLabelSpecial = ",=";
   std::string out = "monitor:";
-  out += monitor_id;
+  append_escaped(out, monitor_id, kFieldSpecial);
   out += "|title:";
-  for (char c : trim(title)) out.push_back(ascii_lower(c));
+  std::string lowered;
+  for (char c : trim(title)) lowered.push_back(ascii_lower(c));
+  append_escaped(out, lowered, kFieldSpecial);
   out += "|labels:";
   bool first = true;
   for (const auto &[name, value] : labels.items()) {
     if (!first) out.push_back(',');
     first = false;
-    out += name;
+    append_escaped(out, name, kLabelSpecial);
     out.push_back('=');
-    out += value;
+    append_escaped(out, value, kLabelSpecial);
   }
   return out;
 }

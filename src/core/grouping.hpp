@@ -17,10 +17,14 @@ std::string normalize_title(std::string_view title);
 
 // "default" when group_by is empty; otherwise the parts joined by "|", in group_by order:
 // "monitor:<id>", "severity:<name>", "title:<normalize_title>", "labels.<name>:<value>".
+// Injective: inside values '\' and '|' are backslash-escaped (and inside entries also ':'),
+// so a value "x|labels.b:y" cannot pass for a second part "labels.b:y". Text without
+// those characters is unchanged, so keys of ordinary data are the same as before escaping.
 std::string group_key(const GroupingConfig &config, const Alert &alert);
 
 // Similarity of two titles in 0..1 (1 for equal normalised titles): the Sorensen-Dice
-// coefficient over character bigrams of normalize_title(). Two empty titles score 1.
+// coefficient over byte bigrams of normalize_title(), as multisets. Two empty titles score 1.
+// Calls check_interrupts() once.
 double title_similarity(std::string_view a, std::string_view b);
 
 // Renders a title template from the episode's first alert. Placeholders: {{title}},
@@ -33,7 +37,10 @@ std::string fill_alert_count(std::string_view rendered, int64_t alert_count);
 
 // The text hashed into an alert's fingerprint when it has no dedup_key:
 // "monitor:<id>|title:<lower-cased, trimmed title>|labels:<n1>=<v1>,<n2>=<v2>" (labels
-// sorted by name). The SQL layer hashes it with PostgreSQL's SHA-256.
+// sorted by name). The SQL layer hashes it with PostgreSQL's SHA-256. Injective: '\' and
+// '|' are backslash-escaped in the id and title, '\', ',' and '=' in label names and values,
+// so {"env": "prod,host=a"} and {"env": "prod", "host": "a"} differ. Text without those
+// characters is unchanged, so fingerprints of ordinary data are the same as before escaping.
 std::string fingerprint_material(std::string_view monitor_id, std::string_view title,
                                  const Labels &labels);
 // With a dedup_key the material is "dedup_key:<key>".

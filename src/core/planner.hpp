@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "alert.hpp"
 #include "rule.hpp"
+#include "title_profile.hpp"
 
 namespace ag {
 
@@ -59,14 +61,25 @@ class Planner {
   //  - otherwise a new episode is created (started_at = last_activity = created_at).
   // Joining sets last_activity = max(last_activity, created_at), raises severity (never
   // lowers it), increments alert_count and added.
+  // Ties go to the episode added first. Time differences saturate at the int64 limits, so
+  // +/-infinity timestamps compare sensibly. Calls check_interrupts(); an exception it
+  // throws propagates before this call changes any episode.
   Placement place(const Alert &alert, const std::string &key);
 
   const std::vector<EpisodeState> &episodes() const { return episodes_; }
 
  private:
+  void index(EpisodeState episode, TitleProfile profile);
+
   const Rule &rule_;
   int64_t window_us_;
+  bool smart_;
   std::vector<EpisodeState> episodes_;
+  // Smart rules only: profiles_[i] is episodes_[i].first_title's, computed once.
+  std::vector<TitleProfile> profiles_;
+  // Indexes into episodes_ by group key, ascending, so place() visits only its key's episodes.
+  std::unordered_map<std::string, std::vector<size_t>> by_key_;
+  BigramTable alert_bigrams_;  // the current alert's title, smart rules only
 };
 
 }  // namespace ag

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "internal.hpp"
+#include "json_numbers.hpp"
 #include "rule_error.hpp"
 
 namespace ag {
@@ -22,7 +23,10 @@ constexpr size_t kMaxTitleTemplateChars = 1000;
 
 json parse_document(std::string_view text, const char *doc) {
   if (text.empty()) return json::object();
-  json j = json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  // Out-of-range numbers are tamed first, so that they reach the key's own check (and its
+  // message) instead of failing the whole parse.
+  const std::string tamed = internal::tame_json_numbers(text);
+  json j = json::parse(tamed.begin(), tamed.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   // A parse failure yields a "discarded" value, which is not an object either.
   if (!j.is_object()) throw RuleError(doc, "must be a JSON object");
   return j;
@@ -71,7 +75,7 @@ double get_number(const json &v, const std::string &key, double lo, double hi,
   if (!v.is_number()) throw RuleError(key, "must be a number");
   const double d = v.get<double>();
   if (!(d >= lo && d <= hi)) throw RuleError(key, "must be between " + range_text);
-  return d;
+  return d + 0.0;  // -0.0 becomes 0.0
 }
 
 std::vector<std::string> get_string_array(const json &v, const std::string &key) {

@@ -68,7 +68,10 @@ struct Rule {
 // "match_criteria.labels[0]", "grouping_config.type", "episode_config.foo", ...) on: unknown
 // keys, wrong JSON types, out-of-range numbers, non-integral numbers where an integer is
 // required, unknown severity names, malformed uuids, malformed matchers, invalid regexes,
-// unknown group_by entries, unknown placeholders in title_template.
+// unknown group_by entries, unknown placeholders in title_template. Numbers are exact: one
+// too large for a double (1e400, as jsonb prints it) is out of range for its key, and a
+// non-integral one is not an integer even if it rounds to one (5.00000000000000000001);
+// -0 counts as 0.
 Rule compile_rule(std::string_view match_criteria_json, std::string_view grouping_config_json,
                   std::string_view episode_config_json);
 

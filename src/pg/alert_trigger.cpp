@@ -1,18 +1,23 @@
 // The AFTER INSERT ... FOR EACH STATEMENT trigger: runs the engine over the statement's new
-// rows in a subtransaction, as the alerts table's owner, with a pinned search_path. If the
-// engine fails, the alerts stay stored (ungrouped) and the failure is recorded in
-// engine_errors; cancellations and retryable conflicts still abort the statement.
+// rows as the alerts table's owner, with a pinned search_path. The engine decides in a
+// subtransaction that only reads and takes advisory locks, so it needs no transaction id of
+// its own: if deciding fails, the alerts stay stored (ungrouped) and the failure is recorded
+// in engine_errors; cancellations, timeouts and retryable conflicts abort the statement. The
+// decided writes then run in the statement itself.
 #include "engine.hpp"
+#include "engine_writes.hpp"
 #include "module.hpp"
 
 using namespace ag::pg;
 
 namespace {
 
+// Rows that arrive already grouped (episode_id set: a restore) are stored as they are.
 void read_new_rows(Relation rel, Tuplestorestate *store, std::vector<AlertRow> &rows) {
   TupleDesc desc = RelationGetDescr(rel);
   int attnums[kAlertColumnCount];
   for (int i = 0; i < kAlertColumnCount; i++) attnums[i] = SPI_fnumber(desc, kAlertColumns[i]);
+  int episode_att = SPI_fnumber(desc, "episode_id");
   TupleTableSlot *slot =
       pg_call([&] { return MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple); });
   // Our own read pointer, as a NamedTuplestoreScan would take, so other readers are unaffected.
@@ -24,6 +29,12 @@ void read_new_rows(Relation rel, Tuplestorestate *store, std::vector<AlertRow> &
   AlertRowReader reader;
   size_t ordinal = 0;
   while (pg_call([&] { return tuplestore_gettupleslot(store, true, false, slot); })) {
+    bool no_episode;
+    pg_call([&] { slot_getattr(slot, episode_att, &no_episode); });
+    if (!no_episode) {
+      ordinal++;
+      continue;
+    }
     rows.push_back(reader.read(
         [&](int i, bool *isnull) {
           return pg_call([&] { return slot_getattr(slot, attnums[i], isnull); });
@@ -36,23 +47,31 @@ void read_new_rows(Relation rel, Tuplestorestate *store, std::vector<AlertRow> &
   });
 }
 
-void group_statement(Relation rel, Tuplestorestate *store) {
+void decide_statement(Relation rel, Tuplestorestate *store, std::unique_ptr<EnginePlan> &plan) {
   std::vector<AlertRow> rows;
   read_new_rows(rel, store, rows);
   if (rows.empty()) return;
   EngineOptions options;
-  run_engine(rows, options);
+  plan = decide(rows, options);
+}
+
+void write_statement(EnginePlan &plan) {
+  if (pg_call([] { return SPI_connect(); }) != SPI_OK_CONNECT)
+    throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
+  write_plan(plan);
+  pg_call([] { SPI_finish(); });
 }
 
 // Errors that must reach the client: cancellations, shutdowns, resource exhaustion and
 // transaction conflicts, for which the right answer is to retry the whole insert.
+// A lock_timeout is a conflict too. Program limits (an over-long value, a too-deep
+// expression) are not: those alerts are kept, ungrouped.
 bool must_propagate(int sqlerrcode) {
   int category = ERRCODE_TO_CATEGORY(sqlerrcode);
-  return sqlerrcode == ERRCODE_QUERY_CANCELED ||
+  return sqlerrcode == ERRCODE_QUERY_CANCELED || sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
          category == ERRCODE_TO_CATEGORY(ERRCODE_ADMIN_SHUTDOWN) ||
          category == ERRCODE_TO_CATEGORY(ERRCODE_T_R_SERIALIZATION_FAILURE) ||
-         category == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
-         category == ERRCODE_TO_CATEGORY(ERRCODE_PROGRAM_LIMIT_EXCEEDED);
+         category == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES);
 }
 
 // Keeps the failure in engine_errors. Recording runs in its own subtransaction: if even
@@ -126,6 +145,8 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
   MemoryContext caller_context = CurrentMemoryContext;
   ResourceOwner caller_owner = CurrentResourceOwner;
 
+  // Owned here, outside the PG_TRY frame: filled in the subtransaction, written after it.
+  std::unique_ptr<EnginePlan> *volatile plan_slot = new std::unique_ptr<EnginePlan>();
   BeginInternalSubTransaction(nullptr);
   MemoryContextSwitchTo(caller_context);
   PG_TRY();
@@ -137,7 +158,7 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
     set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                       GUC_ACTION_SAVE, true, 0, false);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    PendingError error = capture_errors([&] { group_statement(rel, store); });
+    PendingError error = capture_errors([&] { decide_statement(rel, store, *plan_slot); });
     raise_pending(error);
     SPI_finish();
     AtEOXact_GUC(true, guc_level);
@@ -154,10 +175,26 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
     RollbackAndReleaseCurrentSubTransaction();
     MemoryContextSwitchTo(caller_context);
     CurrentResourceOwner = caller_owner;
+    delete plan_slot;
+    plan_slot = nullptr;
     if (must_propagate(edata->sqlerrcode)) ReThrowError(edata);
     record_engine_error(trigdata, owner, edata);
     FreeErrorData(edata);
   }
   PG_END_TRY();
+  if (plan_slot == nullptr) return PointerGetDatum(nullptr);
+  // The writes, in the statement itself (an error here aborts the statement, as any failed
+  // insert does). The plan is freed before any error is raised.
+  SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+  int guc_level = NewGUCNestLevel();
+  set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                    GUC_ACTION_SAVE, true, 0, false);
+  PendingError error = capture_errors([&] {
+    std::unique_ptr<std::unique_ptr<EnginePlan>> owned(plan_slot);
+    if (*owned) write_statement(**owned);
+  });
+  AtEOXact_GUC(true, guc_level);
+  SetUserIdAndSecContext(save_user, save_sec);
+  raise_pending(error);
   return PointerGetDatum(nullptr);
 }

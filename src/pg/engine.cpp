@@ -6,10 +6,14 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "engine_locks.hpp"
 #include "engine_statements.hpp"
+#include "engine_writes.hpp"
 #include "grouping.hpp"
+#include "interrupts.hpp"
 #include "planner.hpp"
 #include "project_config.hpp"
+#include "time_math.hpp"
 
 namespace ag::pg {
 
@@ -43,38 +47,6 @@ namespace {
 
 namespace sql = statements;
 
-// Advisory lock classes. Every statement takes its fingerprint locks, then its group locks,
-// each set in ascending order, so single-statement writers can never wait in a cycle.
-constexpr int32 kFingerprintLockClass = 0x41470001;
-constexpr int32 kGroupLockClass = 0x41470002;
-
-int32 hash32(const Uuid &project, const std::string &text) {
-  std::string material(reinterpret_cast<const char *>(project.bytes.data()), UUID_LEN);
-  material += text;
-  return pg_call([&] {
-    return static_cast<int32>(hash_bytes(reinterpret_cast<const unsigned char *>(material.data()),
-                                         static_cast<int>(material.size())));
-  });
-}
-
-void lock_all(int32 lock_class, std::vector<int32> keys) {
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  for (int32 key : keys)
-    pg_call([&] {
-      DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(lock_class),
-                          Int32GetDatum(key));
-    });
-}
-
-std::string group_lock_material(const std::string &rule_id, const std::string &key) {
-  return rule_id + '\x1f' + key;
-}
-
-int32 group_lock_key(const Uuid &project, const Uuid &rule, const std::string &key) {
-  return hash32(project, group_lock_material(rule.text(), key));
-}
-
 // The first enabled rule (in evaluation order) that matches, with the alert's group key.
 std::optional<std::pair<size_t, std::string>> first_match(const ProjectConfig &config,
                                                           const Alert &alert,
@@ -104,60 +76,6 @@ Uuid uuid_from_text(const std::string &text) {
 Severity severity_from_text(Datum d) {
   return parse_severity(text_from_datum(d)).value_or(Severity::Info);
 }
-
-// Everything one statement writes, across all its projects, as the parallel arrays the
-// engine's SQL statements take.
-struct Writes {
-  struct {
-    std::vector<Uuid> project, id;
-    std::vector<int32> count;
-    std::vector<TimestampTz> at;
-    std::vector<std::string> severity;
-  } absorb;
-  struct {
-    std::vector<Uuid> project, id;
-  } removed;
-  struct {
-    std::vector<Uuid> project, id, rule;
-    std::vector<int32> number, count, active;
-    std::vector<std::string> key, title, tmpl, first_title, severity, monitors;
-    std::vector<TimestampTz> started, last_at, resolved;
-  } created;
-  struct Attach {
-    std::vector<Uuid> project, episode, target;
-    void add(const Uuid &p, const Uuid &e, const Uuid &x) {
-      project.push_back(p);
-      episode.push_back(e);
-      target.push_back(x);
-    }
-  } owner_users, owner_teams, labels;
-  struct {
-    std::vector<Uuid> project, id;
-    std::vector<int32> count, active;
-    std::vector<TimestampTz> last_at;
-    std::vector<std::string> severity, monitors;
-    std::vector<bool> reopen;
-  } updated;
-  struct {
-    std::vector<Uuid> project, episode, alert, rule;
-    std::vector<double> score;
-    std::vector<bool> no_score;
-  } members;
-  struct {
-    std::vector<Uuid> project, episode;
-    std::vector<TimestampTz> at;
-    std::vector<std::string> kind, detail;
-  } events;
-
-  void event(const Uuid &p, const Uuid &e, TimestampTz at, const char *kind,
-             const nlohmann::json &detail) {
-    events.project.push_back(p);
-    events.episode.push_back(e);
-    events.at.push_back(at);
-    events.kind.push_back(kind);
-    events.detail.push_back(detail.dump());
-  }
-};
 
 // Candidate-episode lookups gathered across projects and rules.
 struct CandidateRequests {
@@ -199,20 +117,20 @@ class ProjectBatch {
     Uuid id;
     TimestampTz created_at = 0;
     std::optional<Uuid> episode;
-    std::string episode_lock;  // rule id and group key of the holder's episode
+    std::string episode_rule, episode_key;  // the group of the holder's episode
   };
   void add_holder(const std::string &fingerprint, Holder holder);
-  void resolve_duplicates(Writes &w, int64 &deduplicated, std::vector<int32> &group_lock_keys,
+  void resolve_duplicates(Writes &w, int64 &deduplicated, std::vector<int64> &group_lock_keys,
                           std::vector<Uuid> &lock_projects, std::vector<Uuid> &lock_episodes);
   void duplicate_touched_episode(const Uuid &episode, Severity severity, TimestampTz at);
 
-  void match_rules(std::vector<int32> &group_lock_keys);
+  void match_rules(std::vector<int64> &group_lock_keys);
   void request_candidates(CandidateRequests &open, CandidateRequests &resolved);
   void add_candidate(const Uuid &rule, const Uuid &id, EpisodeState state,
                      std::vector<Uuid> monitors);
   void plan();
   int32 new_episode_count() const { return int32(new_episodes_.size()); }
-  void write(Writes &w, int32 first_number);
+  void write(Writes &w);
 
  private:
   struct Matched {
@@ -273,7 +191,7 @@ void ProjectBatch::add_holder(const std::string &fingerprint, Holder holder) {
 }
 
 void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated,
-                                      std::vector<int32> &group_lock_keys,
+                                      std::vector<int64> &group_lock_keys,
                                       std::vector<Uuid> &lock_projects,
                                       std::vector<Uuid> &lock_episodes) {
   struct Absorbed {
@@ -282,6 +200,7 @@ void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated,
     Severity severity = Severity::Info;
   };
   std::map<Uuid, Absorbed> absorbed;
+  std::map<Uuid, Uuid> holder_episodes;  // stored holders that belong to an episode
   std::unordered_map<std::string, AlertRow *> first_new;
   std::vector<AlertRow *> survivors;
   for (AlertRow *row : rows_) {
@@ -300,9 +219,11 @@ void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated,
       earlier = it->second;
     }
     if (!earlier && stored->second.episode && !absorbed.count(stored->second.id)) {
-      group_lock_keys.push_back(hash32(project_, stored->second.episode_lock));
+      group_lock_keys.push_back(
+          group_lock_key(project_, stored->second.episode_rule, stored->second.episode_key));
       lock_projects.push_back(project_);
       lock_episodes.push_back(*stored->second.episode);
+      holder_episodes.emplace(stored->second.id, *stored->second.episode);
     }
     Absorbed &a = absorbed[earlier ? earlier->id : stored->second.id];
     a.count++;
@@ -324,6 +245,9 @@ void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated,
     w.absorb.count.push_back(a.count);
     w.absorb.at.push_back(a.at);
     w.absorb.severity.push_back(severity_name(a.severity));
+    auto episode = holder_episodes.find(id);
+    if (episode != holder_episodes.end())
+      duplicate_touched_episode(episode->second, a.severity, a.at);
   }
 }
 
@@ -335,13 +259,13 @@ void ProjectBatch::duplicate_touched_episode(const Uuid &episode, Severity sever
   d.last_at = std::max(d.last_at, at);
 }
 
-void ProjectBatch::match_rules(std::vector<int32> &group_lock_keys) {
+void ProjectBatch::match_rules(std::vector<int64> &group_lock_keys) {
   for (AlertRow *row : rows_) {
     auto match = first_match(*config_, row->alert, options_.only_rule);
     if (!match) continue;
     auto &[index, key] = *match;
     const CompiledRule &rule = config_->rules[index];
-    group_lock_keys.push_back(group_lock_key(project_, rule.id, key));
+    group_lock_keys.push_back(group_lock_key(project_, rule.id.text(), key));
     RulePlan &plan = plans_[index];
     plan.rule = &rule;
     plan.alerts.push_back({row, std::move(key)});
@@ -366,8 +290,9 @@ void ProjectBatch::request_candidates(CandidateRequests &open, CandidateRequests
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     for (const auto &key : keys) {
-      open.add(project_, plan.rule->id, key, earliest - window_us);
-      if (reopen_us > 0) resolved.add(project_, plan.rule->id, key, earliest - reopen_us);
+      open.add(project_, plan.rule->id, key, ag::saturating_sub(earliest, window_us));
+      if (reopen_us > 0)
+        resolved.add(project_, plan.rule->id, key, ag::saturating_sub(earliest, reopen_us));
     }
   }
 }
@@ -434,8 +359,14 @@ void ProjectBatch::plan_rule(RulePlan &plan) {
   }
 }
 
-void ProjectBatch::write(Writes &w, int32 first_number) {
-  int32 number = first_number;
+// Numbers are offsets within the project's new episodes; the write phase adds the first number
+// it takes from the project's counter.
+void ProjectBatch::write(Writes &w) {
+  int32 number = 0;
+  if (!new_episodes_.empty()) {
+    w.numbered_projects.push_back(project_);
+    w.numbered_counts.push_back(int32(new_episodes_.size()));
+  }
   for (NewEpisode &ne : new_episodes_) {
     const AlertRow &first = *ne.members.front();
     const EpisodeConfig &config = ne.rule->rule.episode;
@@ -515,26 +446,61 @@ using Batches = std::map<Uuid, std::unique_ptr<ProjectBatch>>;
 
 ProjectBatch &batch_of(Batches &batches, const Uuid &project) { return *batches.at(project); }
 
-// Duplicates, decided before anything is written: the fingerprint locks, the stored holders,
-// which new rows each absorbs. Holders' episodes join the group locks and are locked rows.
+// Locks to take after the fingerprints: the groups of the statement's rows and of the
+// holders' episodes, then the holders' episodes.
 struct EpisodeLocks {
-  std::vector<int32> group_keys;
+  std::vector<int64> group_keys;
   std::vector<Uuid> projects, episodes;
 };
 
+std::vector<int64> episode_keys(const std::vector<Uuid> &projects, const std::vector<Uuid> &ids) {
+  std::vector<int64> keys;
+  for (size_t i = 0; i < ids.size(); i++) keys.push_back(episode_lock_key(projects[i], ids[i]));
+  return keys;
+}
+
+// Under REPEATABLE READ or SERIALIZABLE, a holder committed after the transaction's snapshot
+// is invisible to it, and the fingerprint lock alone cannot keep a second active alert out:
+// such a statement fails with a serialization failure, and the client retries.
+void check_holders_visible(const std::vector<Uuid> &projects,
+                           const std::vector<std::string> &fingerprints, uint64 visible,
+                           const std::unordered_map<Uuid, bool, UuidHash> &is_new) {
+  std::unordered_map<Uuid, bool, UuidHash> seen;
+  bool isnull;
+  for (uint64 i = 0; i < visible; i++) seen[Uuid::from_datum(spi_value(i, 2, &isnull))] = true;
+  uint64 latest =
+      sql::active_holders.run_with_snapshot({uuid_array(projects), text_array(fingerprints)},
+                                            pg_call([] { return GetLatestSnapshot(); }));
+  for (uint64 i = 0; i < latest; i++) {
+    Uuid id = Uuid::from_datum(spi_value(i, 2, &isnull));
+    if (!seen.count(id) && !is_new.count(id))
+      throw PgError(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                    "could not serialize access due to a concurrent alert with the same "
+                    "fingerprint",
+                    "Alert " + id.text() + " was committed after this transaction's snapshot.",
+                    "Retry the transaction.");
+  }
+}
+
+// Duplicates, decided before anything is written: the fingerprint locks, the stored holders,
+// which new rows each absorbs. Holders' episodes join the group and episode locks.
 void find_duplicates(Batches &batches, Writes &w, EngineResult &result, EpisodeLocks &locks) {
-  std::vector<int32> keys;
+  std::vector<int64> keys;
   std::vector<Uuid> projects;
   std::vector<std::string> fingerprints;
   for (auto &[project, batch] : batches) batch->active_fingerprints(projects, fingerprints);
   if (fingerprints.empty()) return;
   for (size_t i = 0; i < fingerprints.size(); i++)
-    keys.push_back(hash32(projects[i], fingerprints[i]));
-  lock_all(kFingerprintLockClass, std::move(keys));
+    keys.push_back(lock_key(LockClass::Fingerprint, projects[i], fingerprints[i]));
+  lock_keys(std::move(keys));
 
   std::unordered_map<Uuid, bool, UuidHash> is_new;
   for (auto &[project, batch] : batches)
     for (const AlertRow *row : batch->rows()) is_new[row->id] = true;
+  if (IsolationUsesXactSnapshot()) {
+    uint64 visible = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
+    check_holders_visible(projects, fingerprints, visible, is_new);
+  }
   uint64 n = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
   for (uint64 i = 0; i < n; i++) {
     bool isnull;
@@ -546,9 +512,9 @@ void find_duplicates(Batches &batches, Writes &w, EngineResult &result, EpisodeL
     if (!isnull) {
       holder.episode = Uuid::from_datum(episode);
       Datum rule = spi_value(i, 6, &isnull);
-      std::string rule_text = isnull ? "" : Uuid::from_datum(rule).text();
+      holder.episode_rule = isnull ? "" : Uuid::from_datum(rule).text();
       Datum key = spi_value(i, 7, &isnull);
-      holder.episode_lock = group_lock_material(rule_text, isnull ? "" : text_from_datum(key));
+      holder.episode_key = isnull ? "" : text_from_datum(key);
     }
     batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
         .add_holder(text_from_datum(spi_value(i, 3, &isnull)), std::move(holder));
@@ -558,28 +524,22 @@ void find_duplicates(Batches &batches, Writes &w, EngineResult &result, EpisodeL
                               locks.episodes);
 }
 
-void absorb_duplicates(Batches &batches, Writes &w) {
-  if (w.removed.id.empty()) return;
-  auto &a = w.absorb;
-  uint64 updated =
-      sql::absorb_duplicates.run({uuid_array(a.project), uuid_array(a.id), int4_array(a.count),
-                                  timestamptz_array(a.at), text_array(a.severity)});
-  for (uint64 i = 0; i < updated; i++) {
-    bool isnull;
-    Datum episode = spi_value(i, 2, &isnull);
-    if (isnull) continue;
-    batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
-        .duplicate_touched_episode(Uuid::from_datum(episode),
-                                   severity_from_text(spi_value(i, 3, &isnull)),
-                                   DatumGetTimestampTz(spi_value(i, 4, &isnull)));
-  }
-  sql::delete_alerts.run({uuid_array(w.removed.project), uuid_array(w.removed.id)});
-}
-
+// Candidates are read, their episode locks taken, and read again: what a lifecycle function
+// changed before releasing the lock is seen, and nothing changes them afterwards.
 void load_candidates(SpiQuery &query, const CandidateRequests &requests, Batches &batches) {
   if (requests.project.empty()) return;
-  uint64 n = query.run({uuid_array(requests.project), uuid_array(requests.rule),
-                        text_array(requests.key), timestamptz_array(requests.since)});
+  std::vector<Datum> args = {uuid_array(requests.project), uuid_array(requests.rule),
+                             text_array(requests.key), timestamptz_array(requests.since)};
+  uint64 n = query.run(args);
+  if (n == 0) return;
+  std::vector<int64> keys;
+  for (uint64 i = 0; i < n; i++) {
+    bool isnull;
+    keys.push_back(episode_lock_key(Uuid::from_datum(spi_value(i, 1, &isnull)),
+                                    Uuid::from_datum(spi_value(i, 3, &isnull))));
+  }
+  lock_keys(std::move(keys));
+  n = query.run(args);
   for (uint64 i = 0; i < n; i++) {
     bool isnull;
     EpisodeState e;
@@ -602,119 +562,41 @@ void load_candidates(SpiQuery &query, const CandidateRequests &requests, Batches
   }
 }
 
-void write_all(Batches &batches, Writes &w, EngineResult &result, const EngineOptions &options) {
-  // Episode numbers: one counter row per project, locked in project order.
-  std::vector<Uuid> projects;
-  std::vector<int32> counts;
-  for (auto &[project, batch] : batches)
-    if (batch->new_episode_count() > 0) {
-      projects.push_back(project);
-      counts.push_back(batch->new_episode_count());
-    }
-  std::map<Uuid, int32> first_number;
-  if (!projects.empty()) {
-    uint64 n = sql::take_episode_numbers.run({uuid_array(projects), int4_array(counts)});
-    for (uint64 i = 0; i < n; i++) {
-      bool isnull;
-      Uuid project = Uuid::from_datum(spi_value(i, 1, &isnull));
-      first_number[project] = DatumGetInt32(spi_value(i, 2, &isnull)) -
-                              batch_of(batches, project).new_episode_count() + 1;
-    }
-  }
-  for (auto &[project, batch] : batches) batch->write(w, first_number[project]);
-
-  auto &c = w.created;
-  if (!c.id.empty()) {
-    sql::insert_episodes.run({uuid_array(c.project), uuid_array(c.id), int4_array(c.number),
-                              uuid_array(c.rule), text_array(c.key), text_array(c.title),
-                              text_array(c.tmpl), text_array(c.first_title), text_array(c.severity),
-                              timestamptz_array(c.started), timestamptz_array(c.last_at),
-                              int4_array(c.count), int4_array(c.active), text_array(c.monitors),
-                              timestamptz_array(c.resolved)});
-    result.episodes_created += int64(c.id.size());
-    auto attach = [](SpiQuery &query, const Writes::Attach &a) {
-      if (!a.project.empty())
-        query.run({uuid_array(a.project), uuid_array(a.episode), uuid_array(a.target)});
-    };
-    attach(sql::insert_owner_users, w.owner_users);
-    attach(sql::insert_owner_teams, w.owner_teams);
-    attach(sql::insert_episode_labels, w.labels);
-  }
-
-  auto &u = w.updated;
-  if (!u.id.empty()) {
-    uint64 n = sql::update_episodes.run({uuid_array(u.project), uuid_array(u.id),
-                                         int4_array(u.count), int4_array(u.active),
-                                         timestamptz_array(u.last_at), text_array(u.severity),
-                                         text_array(u.monitors), bool_array(u.reopen)});
-    for (uint64 i = 0; i < n; i++) {
-      bool isnull;
-      Uuid project = Uuid::from_datum(spi_value(i, 1, &isnull));
-      Uuid id = Uuid::from_datum(spi_value(i, 2, &isnull));
-      std::string before = text_from_datum(spi_value(i, 3, &isnull));
-      std::string after = text_from_datum(spi_value(i, 4, &isnull));
-      TimestampTz at = DatumGetTimestampTz(spi_value(i, 5, &isnull));
-      if (DatumGetBool(spi_value(i, 6, &isnull)))
-        w.event(project, id, at, "reopened",
-                {{"reason", "alert_within_reopen_window"},
-                 {"reopen_count", DatumGetInt32(spi_value(i, 7, &isnull))}});
-      if (*parse_severity(after) > *parse_severity(before))
-        w.event(project, id, at, "severity_raised", {{"from", before}, {"to", after}});
-    }
-  }
-
-  auto &m = w.members;
-  if (!m.alert.empty()) {
-    sql::set_alert_episode.run({uuid_array(m.project), uuid_array(m.alert), uuid_array(m.episode)});
-    std::string added_by = options.added_by;
-    sql::insert_members.run(
-        {pg_call([&] { return PointerGetDatum(cstring_to_text(added_by.c_str())); }),
-         uuid_array(m.project), uuid_array(m.episode), uuid_array(m.alert), uuid_array(m.rule),
-         float8_array(m.score, m.no_score)});
-    result.grouped += int64(m.alert.size());
-  }
-
-  auto &e = w.events;
-  if (!e.episode.empty())
-    sql::insert_events.run({uuid_array(e.project), uuid_array(e.episode), timestamptz_array(e.at),
-                            text_array(e.kind), text_array(e.detail)});
-}
-
 }  // namespace
-
-void lock_fingerprints(const Uuid &project, const std::vector<std::string> &fingerprints) {
-  std::vector<int32> keys;
-  for (const auto &fp : fingerprints) keys.push_back(hash32(project, fp));
-  lock_all(kFingerprintLockClass, std::move(keys));
-}
 
 void lock_for_batch(const Uuid &project, const std::vector<AlertRow> &rows,
                     const std::vector<std::string> &fingerprints) {
   lock_fingerprints(project, fingerprints);
   auto config = project_config(project);
-  if (!config->grouping_enabled) return;
-  std::vector<int32> keys;
-  for (const AlertRow &row : rows)
-    if (auto match = first_match(*config, row.alert, std::nullopt))
-      keys.push_back(group_lock_key(project, config->rules[match->first].id, match->second));
+  std::vector<int64> group_keys;
+  std::vector<Uuid> episodes;
+  if (config->grouping_enabled)
+    for (const AlertRow &row : rows)
+      if (auto match = first_match(*config, row.alert, std::nullopt))
+        group_keys.push_back(
+            group_lock_key(project, config->rules[match->first].id.text(), match->second));
   if (!fingerprints.empty()) {
     std::vector<Uuid> projects(fingerprints.size(), project);
     uint64 n = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
     for (uint64 i = 0; i < n; i++) {
       bool isnull;
-      if (spi_is_null(i, 5)) continue;
+      Datum episode = spi_value(i, 5, &isnull);
+      if (isnull) continue;
+      episodes.push_back(Uuid::from_datum(episode));
       Datum rule = spi_value(i, 6, &isnull);
       std::string rule_text = isnull ? "" : Uuid::from_datum(rule).text();
       Datum key = spi_value(i, 7, &isnull);
-      keys.push_back(
-          hash32(project, group_lock_material(rule_text, isnull ? "" : text_from_datum(key))));
+      group_keys.push_back(group_lock_key(project, rule_text, isnull ? "" : text_from_datum(key)));
     }
   }
-  lock_all(kGroupLockClass, std::move(keys));
+  lock_keys(std::move(group_keys));
+  lock_episodes(project, episodes);
 }
 
-EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &options) {
-  EngineResult result;
+std::unique_ptr<EnginePlan> decide(std::vector<AlertRow> &rows, const EngineOptions &options) {
+  auto plan = std::make_unique<EnginePlan>();
+  plan->added_by = options.added_by;
+  EngineResult &result = plan->result;
   // Projects in a fixed order, so that everything locked per project is locked in one
   // global order.
   Batches batches;
@@ -734,27 +616,32 @@ EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &option
     }
     it->second->add(&row);
   }
-  if (batches.empty()) return result;
+  if (batches.empty()) return plan;
 
-  // Lock order, the same for every statement: fingerprint advisory locks (sorted), group
-  // advisory locks (sorted), episode rows (sorted), then alert and counter rows.
-  Writes writes;
+  Writes &writes = plan->writes;
   EpisodeLocks locks;
   if (options.deduplicate) find_duplicates(batches, writes, result, locks);
   for (auto &[project, batch] : batches) batch->match_rules(locks.group_keys);
-  if (locks.group_keys.empty() && writes.removed.id.empty()) return result;
-  lock_all(kGroupLockClass, std::move(locks.group_keys));
-  if (!locks.episodes.empty())
-    sql::lock_episodes.run({uuid_array(locks.projects), uuid_array(locks.episodes)});
+  if (locks.group_keys.empty() && writes.removed.id.empty()) return plan;
+  lock_keys(std::move(locks.group_keys));
+  lock_keys(episode_keys(locks.projects, locks.episodes));
 
   CandidateRequests open, resolved;
   for (auto &[project, batch] : batches) batch->request_candidates(open, resolved);
   load_candidates(sql::open_episodes, open, batches);
   load_candidates(sql::resolved_episodes, resolved, batches);
-  absorb_duplicates(batches, writes);
-  for (auto &[project, batch] : batches) batch->plan();
-  write_all(batches, writes, result, options);
-  return result;
+  for (auto &[project, batch] : batches) {
+    ag::check_interrupts();
+    batch->plan();
+    batch->write(writes);
+  }
+  return plan;
+}
+
+EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &options) {
+  std::unique_ptr<EnginePlan> plan = decide(rows, options);
+  write_plan(*plan);
+  return plan->result;
 }
 
 }  // namespace ag::pg

@@ -3,6 +3,7 @@
 // (added_by 'retroactive'). Runs connected to SPI, as the alerts table's owner.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,15 +57,18 @@ class AlertRowReader {
   Oid resolved_oid_ = InvalidOid;
 };
 
+struct EnginePlan;  // engine_writes.hpp
+
+// Decides what the rows do (duplicates, rules, episodes), taking only advisory locks and
+// reading: no row is written or locked, so no transaction id is needed.
+std::unique_ptr<EnginePlan> decide(std::vector<AlertRow> &rows, const EngineOptions &options);
+
+// decide, then write_plan (engine_writes.hpp).
 EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &options);
 
-// The engine's fingerprint locks, in its global order (for ingest functions that take them
-// before running several statements).
-void lock_fingerprints(const Uuid &project, const std::vector<std::string> &fingerprints);
-
 // Every lock a multi-statement ingest will need, taken at once in the engine's order: the
-// fingerprint locks, the group locks of the rows' (rule, key), and those of the episodes of
-// the alerts holding the fingerprints. Needs SPI, as the tables' owner.
+// fingerprint locks, the group locks of the rows' (rule, key) and of the episodes of the
+// alerts holding the fingerprints, then those episodes. Needs SPI, as the tables' owner.
 void lock_for_batch(const Uuid &project, const std::vector<AlertRow> &rows,
                     const std::vector<std::string> &fingerprints);
 

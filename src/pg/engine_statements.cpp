@@ -10,58 +10,58 @@ SpiQuery active_holders(
     "SELECT a.project_id, a.id, a.fingerprint, a.created_at, a.episode_id, e.rule_id, "
     "       e.group_key "
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::text[])) AS k(p, f) "
-    "  JOIN alert_grouping.alerts AS a ON a.project_id = k.p AND a.fingerprint = k.f "
-    "  LEFT JOIN alert_grouping.episodes AS e ON e.project_id = a.project_id AND e.id = "
+    "  JOIN alert_grouping.alerts AS a ON a.project_id OPERATOR(pg_catalog.=) k.p AND "
+    "a.fingerprint OPERATOR(pg_catalog.=) k.f "
+    "  LEFT JOIN alert_grouping.episodes AS e ON e.project_id OPERATOR(pg_catalog.=) a.project_id "
+    "AND e.id OPERATOR(pg_catalog.=) "
     "a.episode_id "
-    " WHERE a.state <> 'resolved'",
+    " WHERE a.state OPERATOR(pg_catalog.<>) 'resolved'",
     {UUIDARRAYOID, TEXTARRAYOID});
-
-// Episode rows are locked in (project, id) order before any alert row is written: the
-// lifecycle functions lock an episode, then its alerts, and so does the engine.
-SpiQuery lock_episodes(
-    "SELECT FROM alert_grouping.episodes AS e "
-    "  JOIN ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[])) AS v(p, id) "
-    "    ON e.project_id = v.p AND e.id = v.id "
-    " ORDER BY e.project_id, e.id FOR NO KEY UPDATE OF e",
-    {UUIDARRAYOID, UUIDARRAYOID});
 
 SpiQuery absorb_duplicates(
     "UPDATE alert_grouping.alerts AS a "
-    "   SET duplicate_count = a.duplicate_count + v.n, "
+    "   SET duplicate_count = a.duplicate_count OPERATOR(pg_catalog.+) v.n, "
     "       last_duplicate_at = GREATEST(a.last_duplicate_at, v.at), "
     "       severity = GREATEST(a.severity, v.sev::alert_grouping.severity) "
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
     "       pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::timestamptz[]), "
     "       pg_catalog.unnest($5::text[])) AS v(p, id, n, at, sev) "
-    " WHERE a.project_id = v.p AND a.id = v.id "
+    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.id "
     "RETURNING a.project_id, a.episode_id, a.severity::text, v.at",
     {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID});
 
 SpiQuery delete_alerts(
     "DELETE FROM alert_grouping.alerts AS a "
     " USING ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[])) AS v(p, id) "
-    " WHERE a.project_id = v.p AND a.id = v.id",
+    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.id",
     {UUIDARRAYOID, UUIDARRAYOID});
 
 #define AG_EPISODE_CANDIDATES                                                                   \
   "SELECT k.p, k.r, e.id, e.group_key, COALESCE(e.first_alert_title, e.title), e.started_at, "  \
   "       e.last_activity_at, e.resolved_at, e.severity::text, e.alert_count, e.reopen_count, " \
-  "       e.monitor_ids, e.state = 'resolved' "                                                 \
+  "       e.monitor_ids, e.state OPERATOR(pg_catalog.=) 'resolved' "                            \
   "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "            \
   "       pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::timestamptz[])) "                \
   "       AS k(p, r, g, since) "                                                                \
   "  JOIN alert_grouping.episodes AS e "                                                        \
-  "    ON e.project_id = k.p AND e.rule_id = k.r AND e.group_key = k.g "
+  "    ON e.project_id OPERATOR(pg_catalog.=) k.p AND e.rule_id OPERATOR(pg_catalog.=) k.r "    \
+  "   AND pg_catalog.hashtextextended(e.group_key, 0) "                                         \
+  "       OPERATOR(pg_catalog.=) pg_catalog.hashtextextended(k.g, 0) "                          \
+  "   AND e.group_key OPERATOR(pg_catalog.=) k.g "
 
-// Locked as they are read: an episode resolved meanwhile is re-checked and drops out.
+// Group keys are matched through their hash (the indexed expression: a key may be longer than
+// a B-tree entry can be). The engine reads these, takes the episodes' advisory locks, and
+// reads them again.
 SpiQuery open_episodes(AG_EPISODE_CANDIDATES
-                       " WHERE e.state <> 'resolved' AND e.last_activity_at >= k.since "
-                       " ORDER BY e.project_id, e.id FOR NO KEY UPDATE OF e",
+                       " WHERE e.state OPERATOR(pg_catalog.<>) 'resolved' AND e.last_activity_at "
+                       "OPERATOR(pg_catalog.>=) k.since "
+                       " ORDER BY e.project_id, e.id",
                        {UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
 
 SpiQuery resolved_episodes(AG_EPISODE_CANDIDATES
-                           " WHERE e.state = 'resolved' AND e.resolved_at >= k.since "
-                           " ORDER BY e.project_id, e.id FOR NO KEY UPDATE OF e",
+                           " WHERE e.state OPERATOR(pg_catalog.=) 'resolved' AND e.resolved_at "
+                           "OPERATOR(pg_catalog.>=) k.since "
+                           " ORDER BY e.project_id, e.id",
                            {UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
 
 // Counter rows are locked in project order, like everything else the engine locks.
@@ -70,7 +70,8 @@ SpiQuery take_episode_numbers(
     "SELECT v.p, v.n FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::int4[])) "
     "       AS v(p, n) ORDER BY v.p "
     "ON CONFLICT (project_id) DO UPDATE "
-    "   SET last_episode_number = c.last_episode_number + EXCLUDED.last_episode_number "
+    "   SET last_episode_number = c.last_episode_number OPERATOR(pg_catalog.+) "
+    "EXCLUDED.last_episode_number "
     "RETURNING c.project_id, c.last_episode_number",
     {UUIDARRAYOID, INT4ARRAYOID});
 
@@ -83,9 +84,10 @@ SpiQuery insert_episodes(
     "SELECT v.p, v.id, v.num, v.rule_id, v.key, v.title, NULLIF(v.tmpl, ''), "
     "       v.first_title, v.sev::alert_grouping.severity, v.started, v.last_at, v.n, v.active, "
     "       v.mons::uuid[], pg_catalog.cardinality(v.mons::uuid[]), "
-    "       CASE WHEN v.active > 0 THEN 'open' ELSE 'resolved' END::alert_grouping.episode_state, "
-    "       CASE WHEN v.active > 0 THEN NULL ELSE v.last_resolved END, "
-    "       CASE WHEN v.active > 0 THEN NULL ELSE v.last_resolved END "
+    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN 'open' ELSE 'resolved' "
+    "END::alert_grouping.episode_state, "
+    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END, "
+    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END "
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
     "       pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::uuid[]), "
     "       pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), "
@@ -104,9 +106,9 @@ SpiQuery insert_episodes(
 // "b" reads the row as the statement found it, to report severity changes.
 SpiQuery update_episodes(
     "UPDATE alert_grouping.episodes AS e "
-    "   SET alert_count = e.alert_count + v.n, "
-    "       active_alert_count = e.active_alert_count + v.active, "
-    "       all_alerts_resolved_at = CASE WHEN v.active > 0 THEN NULL "
+    "   SET alert_count = e.alert_count OPERATOR(pg_catalog.+) v.n, "
+    "       active_alert_count = e.active_alert_count OPERATOR(pg_catalog.+) v.active, "
+    "       all_alerts_resolved_at = CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL "
     "                                     ELSE e.all_alerts_resolved_at END, "
     "       last_activity_at = GREATEST(e.last_activity_at, v.last_at), "
     "       severity = GREATEST(e.severity, v.sev::alert_grouping.severity), "
@@ -116,18 +118,22 @@ SpiQuery update_episodes(
     "       state = CASE WHEN v.reopen THEN 'open'::alert_grouping.episode_state ELSE e.state END, "
     "       resolved_at = CASE WHEN v.reopen THEN NULL ELSE e.resolved_at END, "
     "       acknowledged_at = CASE WHEN v.reopen THEN NULL ELSE e.acknowledged_at END, "
-    "       reopen_count = e.reopen_count + CASE WHEN v.reopen THEN 1 ELSE 0 END, "
-    "       title = CASE WHEN e.title_template IS NULL OR v.n = 0 THEN e.title "
+    "       reopen_count = e.reopen_count OPERATOR(pg_catalog.+) CASE WHEN v.reopen THEN 1 ELSE 0 "
+    "END, "
+    "       title = CASE WHEN e.title_template IS NULL OR v.n OPERATOR(pg_catalog.=) 0 THEN "
+    "e.title "
     "                    ELSE pg_catalog.replace(e.title_template, '{{alert_count}}', "
-    "                                            (e.alert_count + v.n)::text) END "
+    "                                            (e.alert_count OPERATOR(pg_catalog.+) v.n)::text) "
+    "END "
     "  FROM (SELECT u.*, b.severity AS old_sev "
     "          FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
     "               pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::int4[]), "
     "               pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::text[]), "
     "               pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::bool[])) "
     "               AS u(p, id, n, active, last_at, sev, mons, reopen) "
-    "          JOIN alert_grouping.episodes AS b ON b.project_id = u.p AND b.id = u.id) AS v "
-    " WHERE e.project_id = v.p AND e.id = v.id "
+    "          JOIN alert_grouping.episodes AS b ON b.project_id OPERATOR(pg_catalog.=) u.p AND "
+    "b.id OPERATOR(pg_catalog.=) u.id) AS v "
+    " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) v.id "
     "RETURNING e.project_id, e.id, v.old_sev::text, e.severity::text, v.last_at, v.reopen, "
     "          e.reopen_count",
     {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
@@ -154,7 +160,7 @@ SpiQuery set_alert_episode(
     "UPDATE alert_grouping.alerts AS a SET episode_id = v.e "
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
     "       pg_catalog.unnest($3::uuid[])) AS v(p, a, e) "
-    " WHERE a.project_id = v.p AND a.id = v.a",
+    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.a",
     {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
 
 // Owners and labels named by a rule are attached only where they still exist.
@@ -165,17 +171,21 @@ SpiQuery set_alert_episode(
   "       pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::uuid[])) AS v(p, e, x) " \
   " WHERE EXISTS (" exists ") ON CONFLICT DO NOTHING"
 
-SpiQuery insert_owner_users(AG_ATTACH("episode_owner_users", "user_id",
-                                      "SELECT FROM alert_grouping.project_members AS m "
-                                      "WHERE m.project_id = v.p AND m.user_id = v.x"),
-                            {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
-SpiQuery insert_owner_teams(AG_ATTACH("episode_owner_teams", "team_id",
-                                      "SELECT FROM alert_grouping.teams AS t "
-                                      "WHERE t.project_id = v.p AND t.id = v.x"),
-                            {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
-SpiQuery insert_episode_labels(AG_ATTACH("episode_labels", "label_id",
-                                         "SELECT FROM alert_grouping.labels AS l "
-                                         "WHERE l.project_id = v.p AND l.id = v.x"),
-                               {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
+SpiQuery insert_owner_users(
+    AG_ATTACH(
+        "episode_owner_users", "user_id",
+        "SELECT FROM alert_grouping.project_members AS m "
+        "WHERE m.project_id OPERATOR(pg_catalog.=) v.p AND m.user_id OPERATOR(pg_catalog.=) v.x"),
+    {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
+SpiQuery insert_owner_teams(
+    AG_ATTACH("episode_owner_teams", "team_id",
+              "SELECT FROM alert_grouping.teams AS t "
+              "WHERE t.project_id OPERATOR(pg_catalog.=) v.p AND t.id OPERATOR(pg_catalog.=) v.x"),
+    {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
+SpiQuery insert_episode_labels(
+    AG_ATTACH("episode_labels", "label_id",
+              "SELECT FROM alert_grouping.labels AS l "
+              "WHERE l.project_id OPERATOR(pg_catalog.=) v.p AND l.id OPERATOR(pg_catalog.=) v.x"),
+    {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
 
 }  // namespace ag::pg::statements

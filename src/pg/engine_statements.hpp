@@ -8,7 +8,6 @@
 namespace ag::pg::statements {
 
 extern SpiQuery active_holders;     // (project, fingerprint) -> active alerts
-extern SpiQuery lock_episodes;      // lock episodes touched by absorbed duplicates
 extern SpiQuery absorb_duplicates;  // bump duplicate_count / severity of holders
 extern SpiQuery delete_alerts;      // remove absorbed rows
 extern SpiQuery open_episodes;      // (project, rule, key, since) -> open episodes

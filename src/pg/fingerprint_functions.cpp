@@ -1,6 +1,7 @@
 // fingerprint(), dedup_key_fingerprint(), the lock functions the ingest functions use, and
 // the BEFORE INSERT trigger that fills an alert's fingerprint.
 #include "engine.hpp"
+#include "engine_locks.hpp"
 #include "entry.hpp"
 #include "grouping.hpp"
 #include "owner.hpp"
@@ -35,6 +36,16 @@ AG_FUNCTION(ag_dedup_key_fingerprint) {
 
 AG_FUNCTION(ag_lock_fingerprint) {
   lock_fingerprints(Uuid::from_datum(PG_GETARG_DATUM(0)), {text_from_datum(PG_GETARG_DATUM(1))});
+  PG_RETURN_VOID();
+}
+
+// Internal (never granted): the ingest implementations, running as the owner, lock the
+// episodes they are about to change, in the engine's order.
+AG_FUNCTION(ag_lock_episodes) {
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) PG_RETURN_VOID();
+  Uuid project = Uuid::from_datum(PG_GETARG_DATUM(0));
+  std::vector<Uuid> episodes = uuids_from_array(PG_GETARG_DATUM(1));
+  lock_episodes(project, episodes);
   PG_RETURN_VOID();
 }
 

@@ -12,6 +12,15 @@ void throw_current_pg_error(MemoryContext context) {
   throw error;
 }
 
+char *copy_for_error(const char *text, const char *fallback) {
+  size_t len = strlen(text);
+  auto *copy = static_cast<char *>(
+      MemoryContextAllocExtended(CurrentMemoryContext, len + 1, MCXT_ALLOC_NO_OOM));
+  if (copy == nullptr) return const_cast<char *>(fallback);
+  memcpy(copy, text, len + 1);
+  return copy;
+}
+
 void raise_pending(const PendingError &error) {
   if (!error.pending()) return;
   ereport(ERROR, (errcode(error.sqlerrcode), errmsg_internal("%s", error.message),

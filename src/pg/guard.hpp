@@ -48,44 +48,59 @@ auto pg_call(F &&f) -> decltype(f()) {
     throw_current_pg_error(context);
   }
   PG_exception_stack = &local;
-  if constexpr (std::is_void_v<decltype(f())>) {
-    f();
-    PG_exception_stack = saved_stack;
-    error_context_stack = saved_context;
-  } else {
-    auto result = f();
-    PG_exception_stack = saved_stack;
-    error_context_stack = saved_context;
-    return result;
-  }
+  // Restores the caller's stack however f ends: returning, or throwing a C++ exception (a
+  // later PostgreSQL error must never jump into this dead frame).
+  struct Restore {
+    sigjmp_buf *stack;
+    ErrorContextCallback *context;
+    ~Restore() {
+      PG_exception_stack = stack;
+      error_context_stack = context;
+    }
+  } restore{saved_stack, saved_context};
+  return f();
 }
 
 // An error captured from C++ code, kept in palloc'd memory so it can be raised after every
 // C++ object of the failing code is gone.
 struct PendingError {
   int sqlerrcode = 0;
-  char *message = nullptr;
-  char *detail = nullptr;
-  char *hint = nullptr;
+  const char *message = nullptr;
+  const char *detail = nullptr;
+  const char *hint = nullptr;
   bool pending() const { return message != nullptr; }
 };
+
+// Copies text into the current memory context without raising: a catch handler must not
+// longjmp, so when memory runs out the copy is the static fallback.
+char *copy_for_error(const char *text, const char *fallback);
 
 // Runs body, catching every C++ exception into the returned PendingError.
 template <typename F>
 PendingError capture_errors(F &&body) {
   PendingError pending;
-  auto keep = [](const std::string &s) { return s.empty() ? nullptr : pstrdup(s.c_str()); };
+  auto keep = [](const std::string &s) {
+    return s.empty() ? nullptr : copy_for_error(s.c_str(), nullptr);
+  };
   try {
     body();
   } catch (const PgError &e) {
-    pending = {e.sqlerrcode(), pstrdup(e.what()), keep(e.detail()), keep(e.hint())};
+    pending = {e.sqlerrcode(), copy_for_error(e.what(), "out of memory"), keep(e.detail()),
+               keep(e.hint())};
   } catch (const RuleError &e) {
-    pending = {ERRCODE_INVALID_PARAMETER_VALUE, psprintf("invalid grouping rule: %s", e.what()),
+    pending = {ERRCODE_INVALID_PARAMETER_VALUE,
+               copy_for_error((std::string("invalid grouping rule: ") + e.what()).c_str(),
+                              "invalid grouping rule"),
                nullptr, nullptr};
   } catch (const std::bad_alloc &) {
-    pending = {ERRCODE_OUT_OF_MEMORY, pstrdup("out of memory"), nullptr, nullptr};
+    pending = {ERRCODE_OUT_OF_MEMORY, copy_for_error("out of memory", "out of memory"), nullptr,
+               nullptr};
   } catch (const std::exception &e) {
-    pending = {ERRCODE_INTERNAL_ERROR, pstrdup(e.what()), nullptr, nullptr};
+    pending = {ERRCODE_INTERNAL_ERROR, copy_for_error(e.what(), "internal error"), nullptr,
+               nullptr};
+  } catch (...) {
+    pending = {ERRCODE_INTERNAL_ERROR, copy_for_error("unexpected C++ exception", "internal error"),
+               nullptr, nullptr};
   }
   return pending;
 }

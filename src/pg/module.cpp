@@ -1,6 +1,8 @@
 // Module entry: GUCs and the rule-cache invalidation hook.
 #include "module.hpp"
 
+#include "guard.hpp"
+#include "interrupts.hpp"
 #include "project_config.hpp"
 
 extern "C" {
@@ -15,7 +17,13 @@ bool restoring_guc = false;
 
 namespace {
 char *user_id_guc = nullptr;
+
+// The core's long loops call this: a pending cancel or timeout becomes a C++ exception that
+// unwinds the core and is raised again as the PostgreSQL error it was.
+void check_for_interrupts() {
+  ag::pg::pg_call([] { CHECK_FOR_INTERRUPTS(); });
 }
+}  // namespace
 
 void _PG_init(void) {
   DefineCustomBoolVariable(
@@ -27,11 +35,12 @@ void _PG_init(void) {
       "alert_grouping.restoring", "Set while restoring a dump: inserted alerts are not grouped.",
       "A dump already holds the episodes and memberships of its alerts; run pg_restore with "
       "PGOPTIONS='-c alert_grouping.restoring=on'.",
-      &ag::pg::restoring_guc, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
-  DefineCustomStringVariable("alert_grouping.user_id",
-                             "The user an application acts for (SET LOCAL per transaction).",
-                             "Honoured only for database roles not mapped to a project member.",
-                             &user_id_guc, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+      &ag::pg::restoring_guc, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable(
+      "alert_grouping.user_id", "The user an application acts for (SET LOCAL per transaction).",
+      "Honoured only for roles granted act_for_users by grant_access and not mapped to a member.",
+      &user_id_guc, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("alert_grouping");
+  ag::set_interrupt_check(check_for_interrupts);
   ag::pg::register_config_invalidation();
 }

@@ -85,7 +85,13 @@ std::shared_ptr<const ProjectConfig> load(const Uuid &project) {
 }  // namespace
 
 std::shared_ptr<const ProjectConfig> project_config(const Uuid &project) {
-  if (watched_relid == InvalidOid) watched_relid = rules_relid();
+  // A pooled backend outlives DROP EXTENSION / CREATE EXTENSION: a new grouping_rules table
+  // (a new OID) means everything cached belongs to the old one.
+  Oid relid = rules_relid();
+  if (relid != watched_relid) {
+    watched_relid = relid;
+    cache_stale = true;
+  }
   if (cache_stale) {
     cache().clear();
     cache_stale = false;

@@ -2,8 +2,10 @@
 #include <map>
 
 #include "engine.hpp"
+#include "engine_locks.hpp"
 #include "entry.hpp"
 #include "grouping.hpp"
+#include "identity.hpp"
 #include "owner.hpp"
 #include "planner.hpp"
 #include "project_config.hpp"
@@ -39,15 +41,16 @@ class SpiConnection {
 };
 
 SpiQuery project_window_query(
-    "SELECT (EXTRACT(EPOCH FROM p.default_time_window) * 1000000)::int8 "
-    "  FROM alert_grouping.projects AS p WHERE p.id = $1",
+    "SELECT (EXTRACT(EPOCH FROM p.default_time_window) OPERATOR(pg_catalog.*) 1000000)::int8 "
+    "  FROM alert_grouping.projects AS p WHERE p.id OPERATOR(pg_catalog.=) $1",
     {UUIDOID});
 
 constexpr const char *kAlertSelect =
     "SELECT a.project_id, a.id, a.monitor_id, a.severity, a.title, a.description, a.labels, "
     "       a.fingerprint, a.created_at, a.state, a.resolved_at "
     "  FROM alert_grouping.alerts AS a "
-    " WHERE a.project_id = $1 AND a.created_at >= $2 AND a.created_at < $3 ";
+    " WHERE a.project_id OPERATOR(pg_catalog.=) $1 AND a.created_at OPERATOR(pg_catalog.>=) $2 "
+    "   AND a.created_at OPERATOR(pg_catalog.<) $3 ";
 
 SpiQuery alerts_in_range_query((std::string(kAlertSelect) + " ORDER BY a.created_at, a.id").c_str(),
                                {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
@@ -55,13 +58,10 @@ SpiQuery ungrouped_in_range_query(
     (std::string(kAlertSelect) + " AND a.episode_id IS NULL ORDER BY a.created_at, a.id").c_str(),
     {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
 
-// FOR KEY SHARE applies the UPDATE policy: only admins (or RLS-exempt roles) get the row.
-SpiQuery rule_for_admin_query(
+// Read as the owner, once the caller's admin role in the project has been checked.
+SpiQuery rule_query(
     "SELECT r.enabled FROM alert_grouping.grouping_rules AS r "
-    " WHERE r.project_id = $1 AND r.id = $2 FOR KEY SHARE",
-    {UUIDOID, UUIDOID});
-SpiQuery rule_visible_query(
-    "SELECT FROM alert_grouping.grouping_rules AS r WHERE r.project_id = $1 AND r.id = $2",
+    " WHERE r.project_id OPERATOR(pg_catalog.=) $1 AND r.id OPERATOR(pg_catalog.=) $2",
     {UUIDOID, UUIDOID});
 
 std::vector<AlertRow> read_alert_rows(uint64 n) {
@@ -73,11 +73,12 @@ std::vector<AlertRow> read_alert_rows(uint64 n) {
   return rows;
 }
 
+void require_arg(FunctionCallInfo fcinfo, int arg, const char *name) {
+  if (PG_ARGISNULL(arg))
+    throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be null", "", "");
+}
+
 void require_range(FunctionCallInfo fcinfo, int from_arg, int to_arg) {
-  for (int i = 0; i < 2; i++)
-    if (PG_ARGISNULL(i))
-      throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                    i == 0 ? "project_id must not be null" : "rule_id must not be null", "", "");
   if (PG_ARGISNULL(from_arg) || PG_ARGISNULL(to_arg))
     throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "from_ts and to_ts must not be null", "", "");
   if (PG_GETARG_TIMESTAMPTZ(from_arg) > PG_GETARG_TIMESTAMPTZ(to_arg))
@@ -118,6 +119,9 @@ AG_FUNCTION(ag_config_changed) {
 }
 
 AG_FUNCTION(ag_preview_rule) {
+  require_arg(fcinfo, 0, "project_id");
+  require_arg(fcinfo, 1, "match_criteria");
+  require_arg(fcinfo, 2, "grouping_config");
   require_range(fcinfo, 3, 4);
   ag::Rule rule = ag::compile_rule(jsonb_arg(fcinfo, 1), jsonb_arg(fcinfo, 2), "{}");
   Uuid project = Uuid::from_datum(PG_GETARG_DATUM(0));
@@ -170,30 +174,33 @@ AG_FUNCTION(ag_preview_rule) {
 }
 
 AG_FUNCTION(ag_regroup) {
+  require_arg(fcinfo, 0, "project_id");
+  require_arg(fcinfo, 1, "rule_id");
   require_range(fcinfo, 2, 3);
   Uuid project = Uuid::from_datum(PG_GETARG_DATUM(0));
   Uuid rule_id = Uuid::from_datum(PG_GETARG_DATUM(1));
   Datum from = PG_GETARG_DATUM(2), to = PG_GETARG_DATUM(3);
 
+  // Rights first, as the caller; only then anything as the owner.
+  require_project_role(project, ProjectRole::Admin, "regroup");
   SpiConnection spi;
-  if (rule_for_admin_query.run({project.to_datum(), rule_id.to_datum()}) != 1) {
-    if (rule_visible_query.run({project.to_datum(), rule_id.to_datum()}) == 1)
-      throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                    "permission denied to regroup with rule " + rule_id.text(), "",
-                    "Regrouping needs the admin role in the project.");
-    throw PgError(ERRCODE_NO_DATA_FOUND,
-                  "grouping rule " + rule_id.text() + " not found in project " + project.text(), "",
-                  "");
-  }
-  bool isnull;
-  if (!DatumGetBool(spi_value(0, 1, &isnull)))
-    throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                  "grouping rule " + rule_id.text() + " is disabled", "", "Enable the rule first.");
-  Oid owner = alerts_owner();
-
   EngineResult result;
   {
-    ActAsOwner as_owner(owner);
+    ActAsOwner as_owner(alerts_owner());
+    if (rule_query.run({project.to_datum(), rule_id.to_datum()}) != 1)
+      throw PgError(ERRCODE_NO_DATA_FOUND,
+                    "grouping rule " + rule_id.text() + " not found in project " + project.text(),
+                    "", "");
+    bool isnull;
+    if (!DatumGetBool(spi_value(0, 1, &isnull)))
+      throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "grouping rule " + rule_id.text() + " is disabled", "",
+                    "Enable the rule first.");
+    // One regroup of a project's rule at a time: a second waits, then finds the alerts the
+    // first grouped no longer ungrouped (its reads take a new snapshot after the lock).
+    lock_keys({lock_key(
+        LockClass::Regroup, project,
+        std::string_view(reinterpret_cast<const char *>(rule_id.bytes.data()), UUID_LEN))});
     std::vector<AlertRow> rows =
         read_alert_rows(ungrouped_in_range_query.run({project.to_datum(), from, to}));
     EngineOptions options;

@@ -4,7 +4,8 @@
 
 namespace ag::pg {
 
-uint64 SpiQuery::run(const std::vector<Datum> &args, const std::string &nulls) {
+template <typename Execute>
+uint64 SpiQuery::execute(Execute &&execute_plan) {
   try {
     return pg_call([&]() -> uint64 {
       if (plan_ == nullptr) {
@@ -16,8 +17,7 @@ uint64 SpiQuery::run(const std::vector<Datum> &args, const std::string &nulls) {
         SPI_keepplan(plan);
         plan_ = plan;
       }
-      int rc = SPI_execute_plan(plan_, const_cast<Datum *>(args.data()),
-                                nulls.empty() ? nullptr : nulls.c_str(), false, 0);
+      int rc = execute_plan(plan_);
       if (rc < 0)
         elog(ERROR, "SPI_execute_plan failed (%s) for: %s", SPI_result_code_string(rc),
              sql_.c_str());
@@ -28,6 +28,20 @@ uint64 SpiQuery::run(const std::vector<Datum> &args, const std::string &nulls) {
     throw PgError(e.sqlerrcode(), e.what(),
                   e.detail().empty() ? "while running: " + sql_ : e.detail(), e.hint());
   }
+}
+
+uint64 SpiQuery::run(const std::vector<Datum> &args, const std::string &nulls) {
+  return execute([&](SPIPlanPtr plan) {
+    return SPI_execute_plan(plan, const_cast<Datum *>(args.data()),
+                            nulls.empty() ? nullptr : nulls.c_str(), false, 0);
+  });
+}
+
+uint64 SpiQuery::run_with_snapshot(const std::vector<Datum> &args, Snapshot snapshot) {
+  return execute([&](SPIPlanPtr plan) {
+    return SPI_execute_snapshot(plan, const_cast<Datum *>(args.data()), nullptr, snapshot,
+                                InvalidSnapshot, true, false, 0);
+  });
 }
 
 Datum spi_value(uint64 row, int column, bool *isnull) {

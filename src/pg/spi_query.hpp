@@ -19,8 +19,12 @@ class SpiQuery {
   // Runs with the given arguments (nulls: 'n' for NULL, ' ' otherwise, or empty for none);
   // results are in SPI_tuptable. Returns the number of rows processed.
   uint64 run(const std::vector<Datum> &args, const std::string &nulls = "");
+  // Runs a read-only statement under the given snapshot instead of the current one.
+  uint64 run_with_snapshot(const std::vector<Datum> &args, Snapshot snapshot);
 
  private:
+  template <typename Execute>
+  uint64 execute(Execute &&execute_plan);
   std::string sql_;
   std::vector<Oid> argtypes_;
   SPIPlanPtr plan_ = nullptr;

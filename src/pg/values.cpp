@@ -15,7 +15,7 @@ Uuid Uuid::random() {
 }
 
 Datum Uuid::to_datum() const {
-  auto *u = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+  auto *u = static_cast<pg_uuid_t *>(pg_call([] { return palloc(sizeof(pg_uuid_t)); }));
   std::memcpy(u->data, bytes.data(), UUID_LEN);
   return UUIDPGetDatum(u);
 }
@@ -82,12 +82,12 @@ std::string scalar_text(const JsonbValue &v) {
 Labels labels_from_jsonb(Jsonb *jsonb) {
   Labels labels;
   if (!JB_ROOT_IS_OBJECT(jsonb)) return labels;
-  JsonbIterator *it = JsonbIteratorInit(&jsonb->root);
+  JsonbIterator *it = pg_call([&] { return JsonbIteratorInit(&jsonb->root); });
   JsonbValue v;
   JsonbIteratorToken token;
   std::string key;
-  // JsonbIteratorNext does not raise on a well-formed datum; skipNested keeps values flat.
-  while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE) {
+  // skipNested keeps values flat; the iterator allocates, so it may raise.
+  while ((token = pg_call([&] { return JsonbIteratorNext(&it, &v, true); })) != WJB_DONE) {
     if (token == WJB_KEY) {
       key.assign(v.val.string.val, v.val.string.len);
     } else if (token == WJB_VALUE) {

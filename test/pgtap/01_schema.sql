@@ -169,9 +169,11 @@ SELECT has_index('alert_grouping', 'alerts', 'alerts_project_created_idx',
 SELECT has_index('alert_grouping', 'alerts', 'alerts_episode_idx',
                  ARRAY['project_id', 'episode_id'], 'index alerts_episode_idx');
 SELECT has_index('alert_grouping', 'episodes', 'episodes_open_key_idx',
-                 ARRAY['project_id', 'rule_id', 'group_key'], 'engine lookup index episodes_open_key_idx');
+                 ARRAY['project_id', 'rule_id', 'hashtextextended(group_key, (0)::bigint)'],
+                 'engine lookup index episodes_open_key_idx (a hash: keys of any length)');
 SELECT has_index('alert_grouping', 'episodes', 'episodes_resolved_key_idx',
-                 ARRAY['project_id', 'rule_id', 'group_key', 'resolved_at'], 'reopen index episodes_resolved_key_idx');
+                 ARRAY['project_id', 'rule_id', 'hashtextextended(group_key, (0)::bigint)', 'resolved_at'],
+                 'reopen index episodes_resolved_key_idx (a hash: keys of any length)');
 SELECT has_index('alert_grouping', 'episodes', 'episodes_project_started_idx',
                  ARRAY['project_id', 'started_at'], 'index episodes_project_started_idx');
 SELECT has_index('alert_grouping', 'grouping_rules', 'grouping_rules_order_idx',

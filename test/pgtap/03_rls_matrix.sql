@@ -38,7 +38,8 @@ CREATE ROLE tap_resp1 LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
 CREATE ROLE tap_view1 LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
 CREATE ROLE tap_admin2 LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
 CREATE ROLE tap_app LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
-SELECT alert_grouping.grant_access(r)
+-- tap_app is the application login: only it may act for the user it names.
+SELECT alert_grouping.grant_access(r, act_for_users => r = 'tap_app')
   FROM unnest(ARRAY['tap_admin1', 'tap_resp1', 'tap_view1', 'tap_admin2', 'tap_app']) AS r;
 
 -- Switches identity. persona: admin1, resp1, view1, admin2, stranger, none (the application
@@ -215,13 +216,13 @@ BEGIN
     RETURN NEXT throws_ok(ins_alert, '42501', 'new row violates row-level security policy for table "alerts"',
                           'view1 cannot INSERT an alert into P1' || tag);
     RETURN NEXT throws_ok(format($$SELECT alert_grouping.ingest(%L, '{"payload": {"summary": "x"}}')$$, p1),
-                          '42501', 'new row violates row-level security policy for table "alerts"',
+                          '42501', format('permission denied to ingest alerts in project %s', p1),
                           'view1 cannot ingest into P1' || tag);
     RETURN NEXT throws_ok(format('SELECT alert_grouping.acknowledge_episode(%L, %L)', p1, ep),
-                          '42501', format('permission denied to change episode %s', ep),
+                          '42501', format('permission denied to change episodes in project %s', p1),
                           'view1 cannot acknowledge a P1 episode' || tag);
     RETURN NEXT throws_ok(format('SELECT alert_grouping.resolve_episode(%L, %L)', p1, ep),
-                          '42501', format('permission denied to change episode %s', ep),
+                          '42501', format('permission denied to change episodes in project %s', p1),
                           'view1 cannot resolve a P1 episode' || tag);
     RETURN NEXT is(pg_temp.rowcount(format($$UPDATE alert_grouping.episodes SET title = 'x' WHERE project_id = %L$$, p1)),
                    0::bigint, 'view1 updates no P1 episode' || tag);

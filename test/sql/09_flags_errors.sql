@@ -53,19 +53,37 @@ SELECT count(*) AS stored, count(episode_id) AS grouped FROM alert_grouping.aler
 -- An alert the engine cannot group is still stored, and the failure is counted.
 INSERT INTO alert_grouping.projects (id, name) VALUES ('00000000-0000-0000-0000-000000000061', 'engine errors');
 INSERT INTO alert_grouping.grouping_rules (project_id, name) VALUES ('00000000-0000-0000-0000-000000000061', 'all');
--- Simulate a storage failure inside the engine: episodes refuse this title.
-ALTER TABLE alert_grouping.episodes ADD CONSTRAINT test_refuse CHECK (title <> 'poison');
+-- Simulate a failure while the engine decides (here the flag lookup it runs fails for this
+-- project): the alerts are stored ungrouped and the failure is recorded.
+ALTER FUNCTION alert_grouping.flag_enabled(text, uuid) RENAME TO flag_enabled_saved;
+CREATE FUNCTION alert_grouping.flag_enabled(flag text, project_id uuid) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF project_id = '00000000-0000-0000-0000-000000000061' THEN
+        RAISE EXCEPTION 'simulated engine failure' USING ERRCODE = 'XX000';
+    END IF;
+    RETURN alert_grouping.flag_enabled_saved(flag, project_id);
+END
+$$;
 -- (The WARNING it raises names generated ids; the recorded error is checked below.)
 SET client_min_messages = error;
 INSERT INTO alert_grouping.alerts (project_id, title, created_at) VALUES
     ('00000000-0000-0000-0000-000000000061', 'poison', '2026-03-08 11:00+00'),
     ('00000000-0000-0000-0000-000000000061', 'fine', '2026-03-08 11:00+00');
 RESET client_min_messages;
-ALTER TABLE alert_grouping.episodes DROP CONSTRAINT test_refuse;
+DROP FUNCTION alert_grouping.flag_enabled(text, uuid);
+ALTER FUNCTION alert_grouping.flag_enabled_saved(text, uuid) RENAME TO flag_enabled;
 SELECT title, episode_id IS NULL AS ungrouped FROM alert_grouping.alerts
  WHERE project_id = '00000000-0000-0000-0000-000000000061' ORDER BY title;
 SELECT cardinality(alert_ids) AS alerts, sqlstate, message FROM alert_grouping.engine_errors
  WHERE project_id = '00000000-0000-0000-0000-000000000061';
+-- The decided writes run in the statement itself (no subtransaction, so no transaction id of
+-- their own): if the database refuses one, the insert fails as a whole and the client sees it.
+ALTER TABLE alert_grouping.episodes ADD CONSTRAINT test_refuse CHECK (title <> 'refused');
+SELECT public.try($$INSERT INTO alert_grouping.alerts (project_id, title, created_at) VALUES
+    ('00000000-0000-0000-0000-000000000061', 'refused', '2026-03-08 11:30+00')$$) AS refused;
+ALTER TABLE alert_grouping.episodes DROP CONSTRAINT test_refuse;
+SELECT count(*) AS refused_stored FROM alert_grouping.alerts WHERE title = 'refused';
 -- The next insert groups normally again.
 INSERT INTO alert_grouping.alerts (project_id, title, created_at) VALUES
     ('00000000-0000-0000-0000-000000000061', 'later', '2026-03-08 11:05+00');

@@ -1,0 +1,101 @@
+#include <map>
+
+#include "engine_statements.hpp"
+#include "engine_writes.hpp"
+#include "severity.hpp"
+
+namespace ag::pg {
+
+namespace {
+
+namespace sql = statements;
+
+// Duplicates: the holders count them, the absorbed rows go.
+void absorb_duplicates(const Writes &w) {
+  if (w.removed.id.empty()) return;
+  auto &a = w.absorb;
+  sql::absorb_duplicates.run({uuid_array(a.project), uuid_array(a.id), int4_array(a.count),
+                              timestamptz_array(a.at), text_array(a.severity)});
+  sql::delete_alerts.run({uuid_array(w.removed.project), uuid_array(w.removed.id)});
+}
+
+}  // namespace
+
+void write_plan(EnginePlan &plan) {
+  Writes &w = plan.writes;
+  EngineResult &result = plan.result;
+  absorb_duplicates(w);
+  // Episode numbers: one counter row per project, locked in project order.
+  if (!w.numbered_projects.empty()) {
+    std::map<Uuid, int32> first_number;
+    uint64 n = sql::take_episode_numbers.run(
+        {uuid_array(w.numbered_projects), int4_array(w.numbered_counts)});
+    for (uint64 i = 0; i < n; i++) {
+      bool isnull;
+      Uuid project = Uuid::from_datum(spi_value(i, 1, &isnull));
+      first_number[project] = DatumGetInt32(spi_value(i, 2, &isnull));
+    }
+    for (size_t i = 0; i < w.numbered_projects.size(); i++)
+      first_number[w.numbered_projects[i]] -= w.numbered_counts[i] - 1;
+    for (size_t i = 0; i < w.created.id.size(); i++)
+      w.created.number[i] += first_number.at(w.created.project[i]);
+  }
+
+  auto &c = w.created;
+  if (!c.id.empty()) {
+    sql::insert_episodes.run({uuid_array(c.project), uuid_array(c.id), int4_array(c.number),
+                              uuid_array(c.rule), text_array(c.key), text_array(c.title),
+                              text_array(c.tmpl), text_array(c.first_title), text_array(c.severity),
+                              timestamptz_array(c.started), timestamptz_array(c.last_at),
+                              int4_array(c.count), int4_array(c.active), text_array(c.monitors),
+                              timestamptz_array(c.resolved)});
+    result.episodes_created += int64(c.id.size());
+    auto attach = [](SpiQuery &query, const Writes::Attach &a) {
+      if (!a.project.empty())
+        query.run({uuid_array(a.project), uuid_array(a.episode), uuid_array(a.target)});
+    };
+    attach(sql::insert_owner_users, w.owner_users);
+    attach(sql::insert_owner_teams, w.owner_teams);
+    attach(sql::insert_episode_labels, w.labels);
+  }
+
+  auto &u = w.updated;
+  if (!u.id.empty()) {
+    uint64 n = sql::update_episodes.run({uuid_array(u.project), uuid_array(u.id),
+                                         int4_array(u.count), int4_array(u.active),
+                                         timestamptz_array(u.last_at), text_array(u.severity),
+                                         text_array(u.monitors), bool_array(u.reopen)});
+    for (uint64 i = 0; i < n; i++) {
+      bool isnull;
+      Uuid project = Uuid::from_datum(spi_value(i, 1, &isnull));
+      Uuid id = Uuid::from_datum(spi_value(i, 2, &isnull));
+      std::string before = text_from_datum(spi_value(i, 3, &isnull));
+      std::string after = text_from_datum(spi_value(i, 4, &isnull));
+      TimestampTz at = DatumGetTimestampTz(spi_value(i, 5, &isnull));
+      if (DatumGetBool(spi_value(i, 6, &isnull)))
+        w.event(project, id, at, "reopened",
+                {{"reason", "alert_within_reopen_window"},
+                 {"reopen_count", DatumGetInt32(spi_value(i, 7, &isnull))}});
+      if (*parse_severity(after) > *parse_severity(before))
+        w.event(project, id, at, "severity_raised", {{"from", before}, {"to", after}});
+    }
+  }
+
+  auto &m = w.members;
+  if (!m.alert.empty()) {
+    sql::set_alert_episode.run({uuid_array(m.project), uuid_array(m.alert), uuid_array(m.episode)});
+    std::string added_by = plan.added_by;
+    sql::insert_members.run(
+        {pg_call([&] { return PointerGetDatum(cstring_to_text(added_by.c_str())); }),
+         uuid_array(m.project), uuid_array(m.episode), uuid_array(m.alert), uuid_array(m.rule),
+         float8_array(m.score, m.no_score)});
+    result.grouped += int64(m.alert.size());
+  }
+
+  auto &e = w.events;
+  if (!e.episode.empty())
+    sql::insert_events.run({uuid_array(e.project), uuid_array(e.episode), timestamptz_array(e.at),
+                            text_array(e.kind), text_array(e.detail)});
+}
+
+}  // namespace ag::pg

@@ -1,0 +1,80 @@
+// What the engine writes for one statement, decided before any write (engine.cpp), and the
+// write phase itself (engine_write.cpp). Deciding takes only advisory locks and reads, so it
+// can run in a subtransaction that never needs a transaction id of its own.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine.hpp"
+
+namespace ag::pg {
+
+// Everything one statement writes, across all its projects, as the parallel arrays the
+// engine's SQL statements take. Decided under the engine's locks before anything is written.
+struct Writes {
+  struct {
+    std::vector<Uuid> project, id;
+    std::vector<int32> count;
+    std::vector<TimestampTz> at;
+    std::vector<std::string> severity;
+  } absorb;
+  struct {
+    std::vector<Uuid> project, id;
+  } removed;
+  // Projects that create episodes, with how many (numbers are taken when writing).
+  std::vector<Uuid> numbered_projects;
+  std::vector<int32> numbered_counts;
+  struct {
+    std::vector<Uuid> project, id, rule;
+    std::vector<int32> number, count, active;  // number: offset within its project's new ones
+    std::vector<std::string> key, title, tmpl, first_title, severity, monitors;
+    std::vector<TimestampTz> started, last_at, resolved;
+  } created;
+  struct Attach {
+    std::vector<Uuid> project, episode, target;
+    void add(const Uuid &p, const Uuid &e, const Uuid &x) {
+      project.push_back(p);
+      episode.push_back(e);
+      target.push_back(x);
+    }
+  } owner_users, owner_teams, labels;
+  struct {
+    std::vector<Uuid> project, id;
+    std::vector<int32> count, active;
+    std::vector<TimestampTz> last_at;
+    std::vector<std::string> severity, monitors;
+    std::vector<bool> reopen;
+  } updated;
+  struct {
+    std::vector<Uuid> project, episode, alert, rule;
+    std::vector<double> score;
+    std::vector<bool> no_score;
+  } members;
+  struct {
+    std::vector<Uuid> project, episode;
+    std::vector<TimestampTz> at;
+    std::vector<std::string> kind, detail;
+  } events;
+
+  void event(const Uuid &p, const Uuid &e, TimestampTz at, const char *kind,
+             const nlohmann::json &detail) {
+    events.project.push_back(p);
+    events.episode.push_back(e);
+    events.at.push_back(at);
+    events.kind.push_back(kind);
+    events.detail.push_back(detail.dump());
+  }
+};
+
+struct EnginePlan {
+  Writes writes;
+  EngineResult result;
+  std::string added_by;
+};
+
+// Runs every write of the plan (SPI connected, as the tables' owner); adds to plan.result.
+void write_plan(EnginePlan &plan);
+
+}  // namespace ag::pg
