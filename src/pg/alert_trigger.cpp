@@ -146,7 +146,10 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
   ResourceOwner caller_owner = CurrentResourceOwner;
 
   // Owned here, outside the PG_TRY frame: filled in the subtransaction, written after it.
-  std::unique_ptr<EnginePlan> *volatile plan_slot = new std::unique_ptr<EnginePlan>();
+  std::unique_ptr<EnginePlan> *volatile plan_slot =
+      new (std::nothrow) std::unique_ptr<EnginePlan>();
+  if (plan_slot == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
   BeginInternalSubTransaction(nullptr);
   MemoryContextSwitchTo(caller_context);
   PG_TRY();
