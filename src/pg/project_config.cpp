@@ -34,15 +34,15 @@ void on_relcache_invalidation(Datum, Oid relid) {
 SpiQuery project_query(
     "SELECT p.grouping_enabled AND alert_grouping.flag_enabled('grouping', p.id), "
     "       p.auto_create_episodes, "
-    "       (EXTRACT(EPOCH FROM p.default_time_window) * 1000000)::int8 "
-    "  FROM alert_grouping.projects AS p WHERE p.id = $1",
+    "       (EXTRACT(EPOCH FROM p.default_time_window) OPERATOR(pg_catalog.*) 1000000)::int8 "
+    "  FROM alert_grouping.projects AS p WHERE p.id OPERATOR(pg_catalog.=) $1",
     {UUIDOID});
 
 SpiQuery rules_query(
     "SELECT r.id, r.match_criteria::text, r.grouping_config::text, r.episode_config::text, "
     "       r.priority "
     "  FROM alert_grouping.grouping_rules AS r "
-    " WHERE r.project_id = $1 AND r.enabled "
+    " WHERE r.project_id OPERATOR(pg_catalog.=) $1 AND r.enabled "
     " ORDER BY r.priority, r.created_at, r.id",
     {UUIDOID});
 
