@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <tuple>
 #include <unordered_map>
 
 #include "engine_batch.hpp"
@@ -52,13 +53,6 @@ using Batches = std::map<Uuid, std::unique_ptr<ProjectBatch>>;
 
 ProjectBatch &batch_of(Batches &batches, const Uuid &project) { return *batches.at(project); }
 
-// Locks to take after the fingerprints: the groups of the statement's rows and of the
-// holders' episodes, then the holders' episodes.
-struct EpisodeLocks {
-  std::vector<int64> group_keys;
-  std::vector<Uuid> projects, episodes;
-};
-
 std::vector<int64> episode_keys(const std::vector<Uuid> &projects, const std::vector<Uuid> &ids) {
   std::vector<int64> keys;
   for (size_t i = 0; i < ids.size(); i++) keys.push_back(episode_lock_key(projects[i], ids[i]));
@@ -90,10 +84,17 @@ void check_holders_visible(const std::vector<Uuid> &projects,
 
 // Duplicates, decided before anything is written: the fingerprint locks, the stored holders,
 // which new rows each absorbs. Holders' episodes join the group and episode locks.
-void find_duplicates(Batches &batches, Writes &w, EngineResult &result, EpisodeLocks &locks) {
-  std::vector<int64> keys;
+// The fingerprints deduplicated against, as the holders query takes them.
+struct DedupKeys {
   std::vector<Uuid> projects;
   std::vector<std::string> fingerprints;
+};
+
+void find_duplicates(Batches &batches, Writes &w, EngineResult &result, DuplicateLocks &locks,
+                     DedupKeys &dedup) {
+  std::vector<int64> keys;
+  std::vector<Uuid> &projects = dedup.projects;
+  std::vector<std::string> &fingerprints = dedup.fingerprints;
   for (auto &[project, batch] : batches) batch->active_fingerprints(projects, fingerprints);
   if (fingerprints.empty()) return;
   for (size_t i = 0; i < fingerprints.size(); i++)
@@ -125,9 +126,21 @@ void find_duplicates(Batches &batches, Writes &w, EngineResult &result, EpisodeL
     batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
         .add_holder(text_from_datum(spi_value(i, 3, &isnull)), std::move(holder));
   }
-  for (auto &[project, batch] : batches)
-    batch->resolve_duplicates(w, result.deduplicated, locks.group_keys, locks.projects,
-                              locks.episodes);
+  for (auto &[project, batch] : batches) batch->resolve_duplicates(w, result.deduplicated, locks);
+}
+
+// The holders were read before their episodes' locks were taken, and a lifecycle function
+// (resolve_episode) changes an episode's alerts under that lock alone: one may have been
+// resolved in between. Once the locks are held, every holder must still be active.
+bool holders_still_active(const DedupKeys &dedup, const std::vector<Uuid> &holders) {
+  if (holders.empty()) return true;
+  uint64 n = sql::active_holders.run({uuid_array(dedup.projects), text_array(dedup.fingerprints)});
+  std::unordered_map<Uuid, bool, UuidHash> active;
+  bool isnull;
+  for (uint64 i = 0; i < n; i++) active[Uuid::from_datum(spi_value(i, 2, &isnull))] = true;
+  for (const Uuid &holder : holders)
+    if (!active.count(holder)) return false;
+  return true;
 }
 
 // Candidates are read, their episode locks taken, and read again: what a lifecycle function
@@ -199,7 +212,12 @@ void lock_for_batch(const Uuid &project, const std::vector<AlertRow> &rows,
   lock_episodes(project, episodes);
 }
 
-std::unique_ptr<EnginePlan> decide(std::vector<AlertRow> &rows, const EngineOptions &options) {
+namespace {
+
+// One attempt at deciding; nullptr when a holder changed before its locks were taken and
+// another attempt may be made (the locks taken so far stay held).
+std::unique_ptr<EnginePlan> decide_once(std::vector<AlertRow> &rows, const EngineOptions &options,
+                                        bool may_retry) {
   auto plan = std::make_unique<EnginePlan>();
   plan->added_by = options.added_by;
   EngineResult &result = plan->result;
@@ -225,12 +243,15 @@ std::unique_ptr<EnginePlan> decide(std::vector<AlertRow> &rows, const EngineOpti
   if (batches.empty()) return plan;
 
   Writes &writes = plan->writes;
-  EpisodeLocks locks;
-  if (options.deduplicate) find_duplicates(batches, writes, result, locks);
-  for (auto &[project, batch] : batches) batch->match_rules(locks.group_keys);
+  DuplicateLocks locks;
+  DedupKeys dedup;
+  for (auto &[project, batch] : batches) batch->match_all(locks.group_keys);
+  if (options.deduplicate) find_duplicates(batches, writes, result, locks, dedup);
+  for (auto &[project, batch] : batches) batch->plan_rules();
   if (locks.group_keys.empty() && writes.removed.id.empty()) return plan;
   lock_keys(std::move(locks.group_keys));
   lock_keys(episode_keys(locks.projects, locks.episodes));
+  if (may_retry && !holders_still_active(dedup, locks.holders)) return nullptr;
 
   CandidateRequests open, resolved;
   for (auto &[project, batch] : batches) batch->request_candidates(open, resolved);
@@ -242,6 +263,23 @@ std::unique_ptr<EnginePlan> decide(std::vector<AlertRow> &rows, const EngineOpti
     batch->write(writes);
   }
   return plan;
+}
+
+}  // namespace
+
+std::unique_ptr<EnginePlan> decide(std::vector<AlertRow> &rows, const EngineOptions &options) {
+  // Deciding duplicates raises the severity and last duplicate time of rows that absorb
+  // later rows of the statement; another attempt starts from the rows as they came.
+  std::vector<std::pair<Severity, TimestampTz>> original;
+  original.reserve(rows.size());
+  for (const AlertRow &row : rows) original.emplace_back(row.alert.severity, row.last_duplicate_at);
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; attempt++) {
+    std::unique_ptr<EnginePlan> plan = decide_once(rows, options, attempt < kAttempts);
+    if (plan) return plan;
+    for (size_t i = 0; i < rows.size(); i++)
+      std::tie(rows[i].alert.severity, rows[i].last_duplicate_at) = original[i];
+  }
 }
 
 EngineResult run_engine(std::vector<AlertRow> &rows, const EngineOptions &options) {

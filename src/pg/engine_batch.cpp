@@ -64,10 +64,7 @@ void ProjectBatch::add_holder(const std::string &fingerprint, Holder holder) {
     held = std::move(holder);
 }
 
-void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated,
-                                      std::vector<int64> &group_lock_keys,
-                                      std::vector<Uuid> &lock_projects,
-                                      std::vector<Uuid> &lock_episodes) {
+void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated, DuplicateLocks &locks) {
   struct Absorbed {
     int32 count = 0;
     TimestampTz at = DT_NOBEGIN;
@@ -93,10 +90,11 @@ void ProjectBatch::resolve_duplicates(Writes &w, int64 &deduplicated,
       earlier = it->second;
     }
     if (!earlier && stored->second.episode && !absorbed.count(stored->second.id)) {
-      group_lock_keys.push_back(
+      locks.group_keys.push_back(
           group_lock_key(project_, stored->second.episode_rule, stored->second.episode_key));
-      lock_projects.push_back(project_);
-      lock_episodes.push_back(*stored->second.episode);
+      locks.projects.push_back(project_);
+      locks.episodes.push_back(*stored->second.episode);
+      locks.holders.push_back(stored->second.id);
       holder_episodes.emplace(stored->second.id, *stored->second.episode);
     }
     Absorbed &a = absorbed[earlier ? earlier->id : stored->second.id];
@@ -133,16 +131,28 @@ void ProjectBatch::duplicate_touched_episode(const Uuid &episode, Severity sever
   d.last_at = std::max(d.last_at, at);
 }
 
-void ProjectBatch::match_rules(std::vector<int64> &group_lock_keys) {
+// Every row's rule and group key, before deduplication: the group locks cover rows that may
+// turn out to be duplicates too, so that deciding again (a holder resolved meanwhile) needs
+// no lock it does not hold already.
+void ProjectBatch::match_all(std::vector<int64> &group_lock_keys) {
   for (AlertRow *row : rows_) {
     auto match = first_match(*config_, row->alert, options_.only_rule);
+    if (match) {
+      const CompiledRule &rule = config_->rules[match->first];
+      group_lock_keys.push_back(group_lock_key(project_, rule.id.text(), match->second));
+    }
+    matches_.emplace(row, std::move(match));
+  }
+}
+
+void ProjectBatch::plan_rules() {
+  for (AlertRow *row : rows_) {
+    auto &match = matches_.at(row);
     if (!match) continue;
     auto &[index, key] = *match;
-    const CompiledRule &rule = config_->rules[index];
-    group_lock_keys.push_back(group_lock_key(project_, rule.id.text(), key));
     RulePlan &plan = plans_[index];
-    plan.rule = &rule;
-    plan.alerts.push_back({row, std::move(key)});
+    plan.rule = &config_->rules[index];
+    plan.alerts.push_back({row, key});
   }
 }
 

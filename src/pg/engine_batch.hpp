@@ -25,6 +25,13 @@ std::optional<std::pair<size_t, std::string>> first_match(const ProjectConfig &c
 
 Severity severity_from_text(Datum d);
 
+// What deciding duplicates locks after the fingerprints: the groups of the holders' episodes
+// and those episodes; the holders themselves are checked again once the locks are held.
+struct DuplicateLocks {
+  std::vector<int64> group_keys;
+  std::vector<Uuid> projects, episodes, holders;
+};
+
 struct CandidateRequests {
   std::vector<Uuid> project, rule;
   std::vector<std::string> key;
@@ -66,11 +73,11 @@ class ProjectBatch {
     std::string episode_rule, episode_key;  // the group of the holder's episode
   };
   void add_holder(const std::string &fingerprint, Holder holder);
-  void resolve_duplicates(Writes &w, int64 &deduplicated, std::vector<int64> &group_lock_keys,
-                          std::vector<Uuid> &lock_projects, std::vector<Uuid> &lock_episodes);
+  void resolve_duplicates(Writes &w, int64 &deduplicated, DuplicateLocks &locks);
   void duplicate_touched_episode(const Uuid &episode, Severity severity, TimestampTz at);
 
-  void match_rules(std::vector<int64> &group_lock_keys);
+  void match_all(std::vector<int64> &group_lock_keys);  // before deduplication
+  void plan_rules();                                    // after it
   void request_candidates(CandidateRequests &open, CandidateRequests &resolved);
   void add_candidate(const Uuid &rule, const Uuid &id, EpisodeState state,
                      std::vector<Uuid> monitors);
@@ -105,6 +112,7 @@ class ProjectBatch {
   std::shared_ptr<const ProjectConfig> config_;
   const EngineOptions &options_;
   std::vector<AlertRow *> rows_;  // after deduplication: the rows to group, in statement order
+  std::unordered_map<const AlertRow *, std::optional<std::pair<size_t, std::string>>> matches_;
   std::unordered_map<std::string, Holder> holders_;
   std::map<size_t, RulePlan> plans_;  // by rule index, i.e. evaluation order
   std::unordered_map<Uuid, std::vector<Uuid>, UuidHash> monitors_;  // loaded episodes
