@@ -115,13 +115,8 @@ std::optional<Uuid> acting_user() {
   return identity_of(GetUserId());
 }
 
-ProjectRole project_role(const Uuid &project) {
-  std::optional<Uuid> user = acting_user();
-  if (!user) return ProjectRole::None;
-  return role_of(project, *user);
-}
-
-bool role_bypasses_rls() {
+// Superusers, BYPASSRLS roles and the tables' owner are not limited by row-level security.
+static bool role_bypasses_rls() {
   Oid role = GetUserId();
   return pg_call([&] { return superuser_arg(role) || has_bypassrls_privilege(role); }) ||
          role == alerts_owner();

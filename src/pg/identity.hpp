@@ -18,15 +18,9 @@ enum class ProjectRole { None = 0, Viewer = 1, Responder = 2, Admin = 3 };
 // API function runs its implementation as the tables' owner, the user its caller acted for.
 std::optional<Uuid> acting_user();
 
-// The acting user's role in a project (None when not a member or nobody acts).
-ProjectRole project_role(const Uuid &project);
-
 // Projects where the acting user holds at least min_role.
 std::vector<Uuid> member_projects(ProjectRole min_role);
 ProjectRole parse_project_role(const std::string &name);
-
-// Superusers, BYPASSRLS roles and the tables' owner are not limited by row-level security.
-bool role_bypasses_rls();
 
 // Raises (as a PgError) unless the caller holds at least `needed` in the project: P0002 when
 // the project is not visible to it, 42501 when it is visible but the role is too low.
