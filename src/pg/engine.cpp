@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "engine_batch.hpp"
 #include "engine_locks.hpp"
@@ -62,34 +63,37 @@ std::vector<int64> episode_keys(const std::vector<Uuid> &projects, const std::ve
 // Under REPEATABLE READ or SERIALIZABLE, a holder committed after the transaction's snapshot
 // is invisible to it, and the fingerprint lock alone cannot keep a second active alert out:
 // such a statement fails with a serialization failure, and the client retries.
-void check_holders_visible(const std::vector<Uuid> &projects,
-                           const std::vector<std::string> &fingerprints, uint64 visible,
-                           const std::unordered_map<Uuid, bool, UuidHash> &is_new) {
-  std::unordered_map<Uuid, bool, UuidHash> seen;
+// The alert ids (column 2) of the holders query's n result rows.
+std::unordered_set<Uuid, UuidHash> holder_ids(uint64 n) {
+  std::unordered_set<Uuid, UuidHash> ids;
   bool isnull;
-  for (uint64 i = 0; i < visible; i++) seen[Uuid::from_datum(spi_value(i, 2, &isnull))] = true;
-  uint64 latest =
-      sql::active_holders.run_with_snapshot({uuid_array(projects), text_array(fingerprints)},
-                                            pg_call([] { return GetLatestSnapshot(); }));
-  for (uint64 i = 0; i < latest; i++) {
-    Uuid id = Uuid::from_datum(spi_value(i, 2, &isnull));
-    if (!seen.count(id) && !is_new.count(id))
+  for (uint64 i = 0; i < n; i++) ids.insert(Uuid::from_datum(spi_value(i, 2, &isnull)));
+  return ids;
+}
+
+void check_holders_visible(const std::vector<Uuid> &projects,
+                           const std::vector<std::string> &fingerprints,
+                           const std::unordered_set<Uuid, UuidHash> &visible,
+                           const std::unordered_map<Uuid, bool, UuidHash> &is_new) {
+  uint64 n = sql::active_holders.run_with_snapshot({uuid_array(projects), text_array(fingerprints)},
+                                                   pg_call([] { return GetLatestSnapshot(); }));
+  for (const Uuid &id : holder_ids(n))
+    if (!visible.count(id) && !is_new.count(id))
       throw PgError(ERRCODE_T_R_SERIALIZATION_FAILURE,
                     "could not serialize access due to a concurrent alert with the same "
                     "fingerprint",
                     "Alert " + id.text() + " was committed after this transaction's snapshot.",
                     "Retry the transaction.");
-  }
 }
 
-// Duplicates, decided before anything is written: the fingerprint locks, the stored holders,
-// which new rows each absorbs. Holders' episodes join the group and episode locks.
 // The fingerprints deduplicated against, as the holders query takes them.
 struct DedupKeys {
   std::vector<Uuid> projects;
   std::vector<std::string> fingerprints;
 };
 
+// Duplicates, decided before anything is written: the fingerprint locks, the stored holders,
+// which new rows each absorbs. Holders' episodes join the group and episode locks.
 void find_duplicates(Batches &batches, Writes &w, EngineResult &result, DuplicateLocks &locks,
                      DedupKeys &dedup) {
   std::vector<int64> keys;
@@ -104,11 +108,8 @@ void find_duplicates(Batches &batches, Writes &w, EngineResult &result, Duplicat
   std::unordered_map<Uuid, bool, UuidHash> is_new;
   for (auto &[project, batch] : batches)
     for (const AlertRow *row : batch->rows()) is_new[row->id] = true;
-  if (IsolationUsesXactSnapshot()) {
-    uint64 visible = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
-    check_holders_visible(projects, fingerprints, visible, is_new);
-  }
   uint64 n = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
+  std::unordered_set<Uuid, UuidHash> visible = holder_ids(n);
   for (uint64 i = 0; i < n; i++) {
     bool isnull;
     ProjectBatch::Holder holder;
@@ -126,6 +127,7 @@ void find_duplicates(Batches &batches, Writes &w, EngineResult &result, Duplicat
     batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
         .add_holder(text_from_datum(spi_value(i, 3, &isnull)), std::move(holder));
   }
+  if (IsolationUsesXactSnapshot()) check_holders_visible(projects, fingerprints, visible, is_new);
   for (auto &[project, batch] : batches) batch->resolve_duplicates(w, result.deduplicated, locks);
 }
 
@@ -134,10 +136,8 @@ void find_duplicates(Batches &batches, Writes &w, EngineResult &result, Duplicat
 // resolved in between. Once the locks are held, every holder must still be active.
 bool holders_still_active(const DedupKeys &dedup, const std::vector<Uuid> &holders) {
   if (holders.empty()) return true;
-  uint64 n = sql::active_holders.run({uuid_array(dedup.projects), text_array(dedup.fingerprints)});
-  std::unordered_map<Uuid, bool, UuidHash> active;
-  bool isnull;
-  for (uint64 i = 0; i < n; i++) active[Uuid::from_datum(spi_value(i, 2, &isnull))] = true;
+  std::unordered_set<Uuid, UuidHash> active = holder_ids(
+      sql::active_holders.run({uuid_array(dedup.projects), text_array(dedup.fingerprints)}));
   for (const Uuid &holder : holders)
     if (!active.count(holder)) return false;
   return true;

@@ -22,6 +22,9 @@ SELECT alert_grouping.flag_enabled('new_ui', '00000000-0000-0000-0000-0000000000
 UPDATE alert_grouping.feature_flags SET rollout_percent = 50 WHERE flag = 'new_ui';
 SELECT count(*) FILTER (WHERE alert_grouping.rollout_bucket('new_ui', gen_random_uuid()) < 50) BETWEEN 400 AND 600 AS about_half
   FROM generate_series(1, 1000);
+-- flag_enabled computes the bucket inline (it may call nothing internal): the same bucket.
+SELECT count(*) AS bucket_disagreements FROM (SELECT gen_random_uuid() AS p FROM generate_series(1, 1000)) AS r
+ WHERE alert_grouping.flag_enabled('new_ui', r.p) <> (alert_grouping.rollout_bucket('new_ui', r.p) < 50);
 
 -- The grouping flag gates the pipeline per project; alerts are still stored.
 INSERT INTO alert_grouping.grouping_rules (project_id, name) VALUES
