@@ -1177,6 +1177,7 @@ SET search_path = pg_catalog, pg_temp;
 DROP FUNCTION alert_grouping.role_is_mapped(name);
 DROP FUNCTION alert_grouping.user_id_for_role(name);
 DROP FUNCTION alert_grouping.projects_of_user(uuid, text);
+DROP FUNCTION alert_grouping.role_rank(text);  -- only projects_of_user used it
 
 -- flag_enabled is part of the API; the bucket is computed inline so that it calls nothing
 -- internal.
