@@ -147,6 +147,24 @@ SpiQuery insert_events(
     "       pg_catalog.unnest($5::text[])) AS v(p, e, at, kind, detail)",
     {UUIDARRAYOID, UUIDARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID});
 
+// Membership lives on the alert row: its episode and how it got there, in one write.
+SpiQuery set_alert_episode(
+    "UPDATE alert_grouping.alerts AS a "
+    "   SET episode_id = v.e, added_by = $1, added_at = pg_catalog.now(), rule_id = v.r, "
+    "       similarity_score = v.s::numeric(5,4) "
+    "  FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::uuid[]), "
+    "       pg_catalog.unnest($4::uuid[]), pg_catalog.unnest($5::uuid[]), "
+    "       pg_catalog.unnest($6::float8[])) AS v(p, a, e, r, s) "
+    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.a",
+    {TEXTOID, UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID, FLOAT8ARRAYOID});
+
+SpiQuery set_alert_episode_only(
+    "UPDATE alert_grouping.alerts AS a SET episode_id = v.e "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
+    "       pg_catalog.unnest($3::uuid[])) AS v(p, a, e) "
+    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.a",
+    {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
+
 SpiQuery insert_members(
     "INSERT INTO alert_grouping.episode_members "
     "  (project_id, episode_id, alert_id, added_by, rule_id, similarity_score) "
@@ -155,13 +173,6 @@ SpiQuery insert_members(
     "       pg_catalog.unnest($4::uuid[]), pg_catalog.unnest($5::uuid[]), "
     "       pg_catalog.unnest($6::float8[])) AS v(p, e, a, r, s)",
     {TEXTOID, UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID, FLOAT8ARRAYOID});
-
-SpiQuery set_alert_episode(
-    "UPDATE alert_grouping.alerts AS a SET episode_id = v.e "
-    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
-    "       pg_catalog.unnest($3::uuid[])) AS v(p, a, e) "
-    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.a",
-    {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
 
 // Owners and labels named by a rule are attached only where they still exist.
 #define AG_ATTACH(table, column, exists)                                                \

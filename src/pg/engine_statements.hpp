@@ -16,8 +16,10 @@ extern SpiQuery take_episode_numbers;
 extern SpiQuery insert_episodes;
 extern SpiQuery update_episodes;
 extern SpiQuery insert_events;
-extern SpiQuery insert_members;
 extern SpiQuery set_alert_episode;
+// Before 0.3 (library updated, ALTER EXTENSION UPDATE not run yet): the members table.
+extern SpiQuery set_alert_episode_only;
+extern SpiQuery insert_members;
 extern SpiQuery insert_owner_users;
 extern SpiQuery insert_owner_teams;
 extern SpiQuery insert_episode_labels;

@@ -2,6 +2,7 @@
 
 #include "engine_statements.hpp"
 #include "engine_writes.hpp"
+#include "owner.hpp"
 #include "severity.hpp"
 
 namespace ag::pg {
@@ -10,21 +11,51 @@ namespace {
 
 namespace sql = statements;
 
-// Duplicates: the holders count them, the absorbed rows go.
-void absorb_duplicates(const Writes &w) {
+// Duplicates: the holders count them, the absorbed rows go (an unstored one once stored).
+void absorb_duplicates(const Writes &w, UnstoredRow *unstored) {
   if (w.removed.id.empty()) return;
   auto &a = w.absorb;
   sql::absorb_duplicates.run({uuid_array(a.project), uuid_array(a.id), int4_array(a.count),
                               timestamptz_array(a.at), text_array(a.severity)});
-  sql::delete_alerts.run({uuid_array(w.removed.project), uuid_array(w.removed.id)});
+  std::vector<Uuid> projects, ids;
+  for (size_t i = 0; i < w.removed.id.size(); i++) {
+    if (unstored && w.removed.id[i] == unstored->id) {
+      unstored->duplicate = true;
+      continue;
+    }
+    projects.push_back(w.removed.project[i]);
+    ids.push_back(w.removed.id[i]);
+  }
+  if (!ids.empty()) sql::delete_alerts.run({uuid_array(projects), uuid_array(ids)});
+}
+
+// Leaves the unstored row's membership out of the members to write back, into unstored.
+void take_unstored_member(Writes &w, UnstoredRow &unstored) {
+  auto &m = w.members;
+  for (size_t i = 0; i < m.alert.size(); i++) {
+    if (m.alert[i] != unstored.id) continue;
+    unstored.grouped = true;
+    unstored.episode = m.episode[i];
+    unstored.rule = m.rule[i];
+    if (!m.no_score[i]) unstored.score = m.score[i];
+    for (auto *column : {&m.project, &m.episode, &m.alert, &m.rule})
+      column->erase(column->begin() + long(i));
+    m.score.erase(m.score.begin() + long(i));
+    m.no_score.erase(m.no_score.begin() + long(i));
+    return;
+  }
 }
 
 }  // namespace
 
-void write_plan(EnginePlan &plan) {
+void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
   Writes &w = plan.writes;
   EngineResult &result = plan.result;
-  absorb_duplicates(w);
+  absorb_duplicates(w, unstored);
+  if (unstored) {
+    take_unstored_member(w, *unstored);
+    if (unstored->grouped) result.grouped++;
+  }
   // Episode numbers: one counter row per project, locked in project order.
   if (!w.numbered_projects.empty()) {
     std::map<Uuid, int32> first_number;
@@ -83,12 +114,21 @@ void write_plan(EnginePlan &plan) {
 
   auto &m = w.members;
   if (!m.alert.empty()) {
-    sql::set_alert_episode.run({uuid_array(m.project), uuid_array(m.alert), uuid_array(m.episode)});
-    std::string added_by = plan.added_by;
-    sql::insert_members.run(
-        {pg_call([&] { return PointerGetDatum(cstring_to_text(added_by.c_str())); }),
-         uuid_array(m.project), uuid_array(m.episode), uuid_array(m.alert), uuid_array(m.rule),
-         float8_array(m.score, m.no_score)});
+    Datum added_by =
+        pg_call([&] { return PointerGetDatum(cstring_to_text(plan.added_by.c_str())); });
+    std::vector<Datum> members = {added_by,
+                                  uuid_array(m.project),
+                                  uuid_array(m.alert),
+                                  uuid_array(m.episode),
+                                  uuid_array(m.rule),
+                                  float8_array(m.score, m.no_score)};
+    if (membership_on_alert_rows()) {
+      sql::set_alert_episode.run(members);
+    } else {
+      sql::set_alert_episode_only.run({members[1], members[2], members[3]});
+      std::swap(members[2], members[3]);  // insert_members takes (project, episode, alert)
+      sql::insert_members.run(members);
+    }
     result.grouped += int64(m.alert.size());
   }
 

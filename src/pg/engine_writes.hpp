@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,7 +75,18 @@ struct EnginePlan {
   std::string added_by;
 };
 
+// The only row of a single-row INSERT, decided before it is stored: its membership goes on
+// the tuple instead of being written back, and a duplicate is deleted once it is stored.
+struct UnstoredRow {
+  Uuid id;
+  bool duplicate = false;
+  bool grouped = false;
+  Uuid episode, rule;
+  std::optional<double> score;
+};
+
 // Runs every write of the plan (SPI connected, as the tables' owner); adds to plan.result.
-void write_plan(EnginePlan &plan);
+// With unstored, that row is left out of the writes and its outcome reported there.
+void write_plan(EnginePlan &plan, UnstoredRow *unstored = nullptr);
 
 }  // namespace ag::pg

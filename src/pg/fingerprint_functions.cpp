@@ -1,5 +1,4 @@
-// fingerprint(), dedup_key_fingerprint(), the lock functions the ingest functions use, and
-// the BEFORE INSERT trigger that fills an alert's fingerprint.
+// fingerprint(), dedup_key_fingerprint() and the lock functions the ingest functions use.
 #include "engine.hpp"
 #include "engine_locks.hpp"
 #include "entry.hpp"
@@ -9,11 +8,6 @@
 using namespace ag::pg;
 
 namespace {
-
-std::string alert_fingerprint(const char *monitor_text, const std::string &title,
-                              const ag::Labels &labels) {
-  return sha256_hex(ag::fingerprint_material(monitor_text ? monitor_text : "", title, labels));
-}
 
 Datum text_datum(const std::string &s) {
   return pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), s.size())); });
@@ -27,7 +21,7 @@ AG_FUNCTION(ag_fingerprint) {
   std::string title = PG_ARGISNULL(1) ? "" : text_from_datum(PG_GETARG_DATUM(1));
   ag::Labels labels;
   if (!PG_ARGISNULL(2)) labels = labels_from_jsonb(pg_call([&] { return PG_GETARG_JSONB_P(2); }));
-  return text_datum(alert_fingerprint(monitor.c_str(), title, labels));
+  return text_datum(alert_fingerprint(monitor, title, labels));
 }
 
 AG_FUNCTION(ag_dedup_key_fingerprint) {
@@ -86,41 +80,4 @@ AG_FUNCTION(ag_lock_for_batch) {
   }
   pg_call([] { SPI_finish(); });
   PG_RETURN_VOID();
-}
-
-// Fills id and fingerprint (from dedup_key when given, else monitor, title and labels).
-AG_FUNCTION(ag_alerts_before_insert) {
-  auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
-  if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-      !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-    throw PgError(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-                  "alerts_before_insert must fire BEFORE INSERT FOR EACH ROW", "", "");
-  HeapTuple tuple = trigdata->tg_trigtuple;
-  TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
-  int fingerprint_att = SPI_fnumber(desc, "fingerprint");
-  bool isnull;
-  heap_getattr(tuple, fingerprint_att, desc, &isnull);
-  if (!isnull) return PointerGetDatum(tuple);  // a client-supplied fingerprint is kept
-
-  std::string fingerprint;
-  Datum dedup_key = heap_getattr(tuple, SPI_fnumber(desc, "dedup_key"), desc, &isnull);
-  if (!isnull) {
-    fingerprint = sha256_hex(ag::dedup_key_material(text_from_datum(dedup_key)));
-  } else {
-    std::string monitor;
-    Datum m = heap_getattr(tuple, SPI_fnumber(desc, "monitor_id"), desc, &isnull);
-    if (!isnull) monitor = Uuid::from_datum(m).text();
-    Datum t = heap_getattr(tuple, SPI_fnumber(desc, "title"), desc, &isnull);
-    std::string title = isnull ? "" : text_from_datum(t);
-    ag::Labels labels;
-    Datum l = heap_getattr(tuple, SPI_fnumber(desc, "labels"), desc, &isnull);
-    if (!isnull) labels = labels_from_jsonb(pg_call([&] { return DatumGetJsonbP(l); }));
-    fingerprint = alert_fingerprint(monitor.c_str(), title, labels);
-  }
-  Datum value = text_datum(fingerprint);
-  return pg_call([&] {
-    int att = fingerprint_att;
-    bool null = false;
-    return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1, &att, &value, &null));
-  });
 }

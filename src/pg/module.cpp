@@ -4,6 +4,7 @@
 #include "guard.hpp"
 #include "interrupts.hpp"
 #include "project_config.hpp"
+#include "statement_tracker.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -43,4 +44,5 @@ void _PG_init(void) {
   MarkGUCPrefixReserved("alert_grouping");
   ag::set_interrupt_check(check_for_interrupts);
   ag::pg::register_config_invalidation();
+  ag::pg::register_statement_tracker();
 }

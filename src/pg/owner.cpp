@@ -13,4 +13,11 @@ Oid alerts_owner() {
   });
 }
 
+bool membership_on_alert_rows() {
+  return pg_call([] {
+    Oid relid = get_relname_relid("alerts", get_namespace_oid("alert_grouping", false));
+    return get_attnum(relid, "added_by") != InvalidAttrNumber;
+  });
+}
+
 }  // namespace ag::pg

@@ -9,6 +9,10 @@ namespace ag::pg {
 // The owner of alert_grouping.alerts (the extension's tables share one owner).
 Oid alerts_owner();
 
+// Whether alerts carry their membership (version 0.3 on). Between installing a new library
+// and ALTER EXTENSION UPDATE, the older schema's episode_members table is written instead.
+bool membership_on_alert_rows();
+
 // Runs as the given owner of the extension's tables, with a pinned search_path, until destroyed.
 class ActAsOwner {
  public:

@@ -9,8 +9,9 @@ uint64 SpiQuery::execute(Execute &&execute_plan) {
   try {
     return pg_call([&]() -> uint64 {
       if (plan_ == nullptr) {
-        SPIPlanPtr plan = SPI_prepare(sql_.c_str(), static_cast<int>(argtypes_.size()),
-                                      const_cast<Oid *>(argtypes_.data()));
+        SPIPlanPtr plan =
+            SPI_prepare_cursor(sql_.c_str(), static_cast<int>(argtypes_.size()),
+                               const_cast<Oid *>(argtypes_.data()), CURSOR_OPT_GENERIC_PLAN);
         if (plan == nullptr)
           elog(ERROR, "SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result),
                sql_.c_str());

@@ -1,5 +1,6 @@
 #include "values.hpp"
 
+#include "grouping.hpp"
 #include "guard.hpp"
 
 namespace ag::pg {
@@ -51,6 +52,11 @@ std::string sha256_hex(std::string_view text) {
     out[2 * i + 1] = hex[digest[i] & 0xf];
   }
   return out;
+}
+
+std::string alert_fingerprint(const std::string &monitor, const std::string &title,
+                              const ag::Labels &labels) {
+  return sha256_hex(ag::fingerprint_material(monitor, title, labels));
 }
 
 namespace {

@@ -34,6 +34,10 @@ struct UuidHash {
 // SHA-256 of text as 64 lower-case hex digits, with PostgreSQL's own implementation.
 std::string sha256_hex(std::string_view text);
 
+// An alert's fingerprint: SHA-256 of its monitor, title and labels (grouping.hpp's material).
+std::string alert_fingerprint(const std::string &monitor, const std::string &title,
+                              const ag::Labels &labels);
+
 // The labels of an alert: a jsonb object whose scalar values become strings; nested values
 // keep their JSON text.
 Labels labels_from_jsonb(Jsonb *jsonb);

@@ -2,15 +2,16 @@
 -- Explicit lists pin down what the contract names; catalog-wide checks cover every table
 -- that carries project_id, including ones added later.
 BEGIN;
-SELECT plan(131);
+SELECT plan(133);
 
 -- The tenant tables of the grouping part of the contract (and the 0.1 schema).
 CREATE TEMP TABLE tenant_tables (tbl name PRIMARY KEY) ON COMMIT DROP;
 INSERT INTO tenant_tables VALUES
     ('project_counters'), ('project_members'), ('project_flag_overrides'), ('teams'),
     ('team_members'), ('labels'), ('grouping_rules'), ('episodes'), ('alerts'),
-    ('episode_members'), ('episode_events'), ('episode_owner_users'), ('episode_owner_teams'),
+    ('episode_events'), ('episode_owner_users'), ('episode_owner_teams'),
     ('episode_labels'), ('engine_errors');
+-- episode_members is a view over alerts since 0.3 (section 7).
 
 -- Every table of the schema with a project_id column, read from the catalog.
 CREATE TEMP VIEW catalog_tenant_tables AS
@@ -27,7 +28,7 @@ SELECT col_is_pk('alert_grouping', 'projects', 'id', 'projects: primary key (id)
 SELECT col_type_is('alert_grouping', 'projects', 'id', 'uuid', 'projects.id is uuid');
 
 ------------------------------------------------------------------------------------------
--- 1. Every tenant table exists and has project_id uuid NOT NULL (15 x 3 = 45)
+-- 1. Every tenant table exists and has project_id uuid NOT NULL (14 x 3 = 42)
 ------------------------------------------------------------------------------------------
 SELECT has_table('alert_grouping', tbl, format('table %s exists', tbl))
   FROM tenant_tables ORDER BY tbl;
@@ -58,7 +59,6 @@ SELECT col_is_pk('alert_grouping', 'labels', ARRAY['project_id', 'id'], 'labels 
 SELECT col_is_pk('alert_grouping', 'grouping_rules', ARRAY['project_id', 'id'], 'grouping_rules PK');
 SELECT col_is_pk('alert_grouping', 'episodes', ARRAY['project_id', 'id'], 'episodes PK');
 SELECT col_is_pk('alert_grouping', 'alerts', ARRAY['project_id', 'id'], 'alerts PK');
-SELECT col_is_pk('alert_grouping', 'episode_members', ARRAY['project_id', 'episode_id', 'alert_id'], 'episode_members PK');
 SELECT col_is_pk('alert_grouping', 'episode_events', ARRAY['project_id', 'id'], 'episode_events PK');
 SELECT col_is_pk('alert_grouping', 'episode_owner_users', ARRAY['project_id', 'episode_id', 'user_id'], 'episode_owner_users PK');
 SELECT col_is_pk('alert_grouping', 'episode_owner_teams', ARRAY['project_id', 'episode_id', 'team_id'], 'episode_owner_teams PK');
@@ -69,18 +69,6 @@ SELECT col_is_unique('alert_grouping', 'teams', ARRAY['project_id', 'name'], 'te
 SELECT col_is_unique('alert_grouping', 'labels', ARRAY['project_id', 'name'], 'label names are unique per project');
 SELECT col_is_unique('alert_grouping', 'episodes', ARRAY['project_id', 'episode_number'],
                      'episode numbers are unique per project');
-SELECT col_is_unique('alert_grouping', 'episode_members', ARRAY['project_id', 'alert_id'],
-                     'an alert belongs to at most one episode');
-
--- episode_members: unique (project_id, episode_id, alert_id), by a PK or a unique constraint.
-SELECT ok(EXISTS (
-    SELECT FROM pg_catalog.pg_constraint AS k
-     WHERE k.conrelid = 'alert_grouping.episode_members'::regclass AND k.contype IN ('p', 'u')
-       AND ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY AS u(n, o)
-                   JOIN pg_catalog.pg_attribute AS a ON a.attrelid = k.conrelid AND a.attnum = u.n
-                  ORDER BY u.o) = ARRAY['project_id', 'episode_id', 'alert_id']),
-    'episode_members has unique (project_id, episode_id, alert_id)');
-
 -- Catalog-wide: every PK, unique constraint and unique index of a tenant table has project_id.
 SELECT is_empty($$
     SELECT t.tbl, i.indexrelid::regclass
@@ -97,10 +85,6 @@ SELECT fk_ok('alert_grouping', 'alerts', ARRAY['project_id', 'episode_id'],
              'alert_grouping', 'episodes', ARRAY['project_id', 'id']);
 SELECT fk_ok('alert_grouping', 'episodes', ARRAY['project_id', 'rule_id'],
              'alert_grouping', 'grouping_rules', ARRAY['project_id', 'id']);
-SELECT fk_ok('alert_grouping', 'episode_members', ARRAY['project_id', 'episode_id'],
-             'alert_grouping', 'episodes', ARRAY['project_id', 'id']);
-SELECT fk_ok('alert_grouping', 'episode_members', ARRAY['project_id', 'alert_id'],
-             'alert_grouping', 'alerts', ARRAY['project_id', 'id']);
 SELECT fk_ok('alert_grouping', 'episode_events', ARRAY['project_id', 'episode_id'],
              'alert_grouping', 'episodes', ARRAY['project_id', 'id']);
 SELECT fk_ok('alert_grouping', 'team_members', ARRAY['project_id', 'team_id'],
@@ -142,11 +126,12 @@ SELECT is_empty($$
              WHERE s.attname = 'project_id' AND d.attname = 'project_id')))$$,
     'every foreign key of a tenant table is composite on project_id (or is project_id -> projects.id)');
 
--- The contract's composite-key count: at least the 13 listed above exist in the catalog.
+-- The contract's composite-key count: at least the 11 listed above exist in the catalog
+-- (13 before 0.3 moved the membership onto the alert row, taking episode_members' two).
 SELECT cmp_ok((SELECT count(*)::int FROM pg_catalog.pg_constraint AS k
                  JOIN catalog_tenant_tables AS t ON t.relid = k.conrelid
-                WHERE k.contype = 'f' AND pg_catalog.cardinality(k.conkey) > 1), '>=', 13,
-              'the schema has at least 13 composite foreign keys between tenant tables');
+                WHERE k.contype = 'f' AND pg_catalog.cardinality(k.conkey) > 1), '>=', 11,
+              'the schema has at least 11 composite foreign keys between tenant tables');
 
 SELECT is_empty($$
     SELECT conname, conrelid::regclass FROM pg_catalog.pg_constraint
@@ -249,6 +234,34 @@ SELECT policy_cmd_is('alert_grouping', tbl, tbl || '_select', 'select',
   FROM tenant_tables ORDER BY tbl;
 SELECT policy_cmd_is('alert_grouping', 'projects', 'projects_select', 'select',
                      'projects has SELECT policy projects_select');
+
+------------------------------------------------------------------------------------------
+-- 7. Membership on the alert row; episode_members, the contract's view of it
+------------------------------------------------------------------------------------------
+SELECT has_view('alert_grouping', 'episode_members', 'episode_members is a view');
+SELECT columns_are('alert_grouping', 'episode_members',
+                   ARRAY['project_id', 'episode_id', 'alert_id', 'added_by', 'added_at',
+                         'rule_id', 'similarity_score'],
+                   'episode_members has the contract''s columns');
+SELECT ok((SELECT 'security_invoker=true' = ANY (c.reloptions) FROM pg_catalog.pg_class AS c
+            WHERE c.oid = 'alert_grouping.episode_members'::regclass),
+          'episode_members runs with the caller''s rights (alerts'' row-level security applies)');
+SELECT col_type_is('alert_grouping', 'alerts', 'added_by', 'text', 'alerts.added_by is text');
+SELECT col_type_is('alert_grouping', 'alerts', 'added_at', 'timestamp with time zone',
+                   'alerts.added_at is timestamptz');
+SELECT col_type_is('alert_grouping', 'alerts', 'rule_id', 'uuid', 'alerts.rule_id is uuid');
+SELECT col_type_is('alert_grouping', 'alerts', 'similarity_score', 'numeric(5,4)',
+                   'alerts.similarity_score is numeric(5,4)');
+SELECT has_check('alert_grouping', 'alerts', 'alerts carry check constraints');
+SELECT throws_ok($$INSERT INTO alert_grouping.alerts (project_id, title, fingerprint, added_by)
+                   VALUES (gen_random_uuid(), 't', 'f', 'rule')$$, '23514', NULL,
+                 'membership facts without an episode are refused');
+SELECT throws_ok($$INSERT INTO alert_grouping.alerts (project_id, title, fingerprint, added_by)
+                   VALUES (gen_random_uuid(), 't', 'f', 'robot')$$, '23514', NULL,
+                 'added_by takes only the contract''s values');
+-- The view's rows are alerts (primary key project_id, id): an alert is in at most one episode.
+SELECT col_is_pk('alert_grouping', 'alerts', ARRAY['project_id', 'id'],
+                 'one membership row per alert at most');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,202 @@
+// The BEFORE INSERT ... FOR EACH ROW trigger. It fills the alert's fingerprint (from
+// dedup_key when given, else monitor, title and labels) and, when the row is its statement's
+// only one, runs the whole engine on it before it is stored (engine_guard.hpp): the row is
+// written once, with its episode and membership already on it. Rows of multi-row
+// statements, COPY included, are grouped by the statement-level trigger after they are
+// stored (alert_trigger.cpp).
+#include "engine.hpp"
+#include "engine_guard.hpp"
+#include "engine_writes.hpp"
+#include "grouping.hpp"
+#include "module.hpp"
+#include "statement_tracker.hpp"
+
+extern "C" {
+#include "catalog/pg_trigger.h"
+}
+
+using namespace ag::pg;
+
+namespace {
+
+struct Columns {
+  int fingerprint, dedup_key, monitor, title, labels, id, project, episode, added_by, added_at,
+      rule, score;
+  explicit Columns(TupleDesc desc)
+      : fingerprint(SPI_fnumber(desc, "fingerprint")),
+        dedup_key(SPI_fnumber(desc, "dedup_key")),
+        monitor(SPI_fnumber(desc, "monitor_id")),
+        title(SPI_fnumber(desc, "title")),
+        labels(SPI_fnumber(desc, "labels")),
+        id(SPI_fnumber(desc, "id")),
+        project(SPI_fnumber(desc, "project_id")),
+        episode(SPI_fnumber(desc, "episode_id")),
+        added_by(SPI_fnumber(desc, "added_by")),
+        added_at(SPI_fnumber(desc, "added_at")),
+        rule(SPI_fnumber(desc, "rule_id")),
+        score(SPI_fnumber(desc, "similarity_score")) {}
+};
+
+Datum text_datum(const std::string &s) {
+  return pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), s.size())); });
+}
+
+std::string computed_fingerprint(HeapTuple tuple, TupleDesc desc, const Columns &c) {
+  bool isnull;
+  Datum dedup_key = heap_getattr(tuple, c.dedup_key, desc, &isnull);
+  if (!isnull) return sha256_hex(ag::dedup_key_material(text_from_datum(dedup_key)));
+  std::string monitor;
+  Datum m = heap_getattr(tuple, c.monitor, desc, &isnull);
+  if (!isnull) monitor = Uuid::from_datum(m).text();
+  Datum t = heap_getattr(tuple, c.title, desc, &isnull);
+  std::string title = isnull ? "" : text_from_datum(t);
+  ag::Labels labels;
+  Datum l = heap_getattr(tuple, c.labels, desc, &isnull);
+  if (!isnull) labels = labels_from_jsonb(pg_call([&] { return DatumGetJsonbP(l); }));
+  return alert_fingerprint(monitor, title, labels);
+}
+
+HeapTuple modify(HeapTuple tuple, TupleDesc desc, std::vector<int> columns,
+                 std::vector<Datum> values, std::vector<bool> nulls) {
+  std::unique_ptr<bool[]> isnull(new bool[nulls.size()]);
+  for (size_t i = 0; i < nulls.size(); i++) isnull[i] = nulls[i];
+  return pg_call([&] {
+    return heap_modify_tuple_by_cols(tuple, desc, int(columns.size()), columns.data(),
+                                     values.data(), isnull.get());
+  });
+}
+
+// The fingerprint, unless the client supplied one; a row that arrives grouped and says
+// nothing of how it joined was put there by the client ('api', now).
+HeapTuple fill_columns(HeapTuple tuple, TupleDesc desc, const Columns &c) {
+  bool isnull;
+  heap_getattr(tuple, c.fingerprint, desc, &isnull);
+  if (isnull)
+    tuple = modify(tuple, desc, {c.fingerprint}, {text_datum(computed_fingerprint(tuple, desc, c))},
+                   {false});
+  if (c.added_by <= 0) return tuple;  // a schema older than 0.3: no membership columns
+  bool no_episode, no_added_by;
+  heap_getattr(tuple, c.episode, desc, &no_episode);
+  heap_getattr(tuple, c.added_by, desc, &no_added_by);
+  if (!no_episode && no_added_by) {
+    bool no_added_at;
+    heap_getattr(tuple, c.added_at, desc, &no_added_at);
+    Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+    tuple = no_added_at ? modify(tuple, desc, {c.added_by, c.added_at}, {text_datum("api"), now},
+                                 {false, false})
+                        : modify(tuple, desc, {c.added_by}, {text_datum("api")}, {false});
+  }
+  return tuple;
+}
+
+// Only when the trigger that runs last sees the row as it will be stored.
+bool is_last_before_row_trigger(const TriggerData *trigdata) {
+  const TriggerDesc *triggers = trigdata->tg_relation->trigdesc;
+  const Trigger *last = nullptr;
+  for (int i = 0; i < triggers->numtriggers; i++) {
+    const Trigger &t = triggers->triggers[i];
+    if (t.tgenabled != TRIGGER_DISABLED && TRIGGER_FOR_ROW(t.tgtype) &&
+        TRIGGER_FOR_BEFORE(t.tgtype) && TRIGGER_FOR_INSERT(t.tgtype))
+      last = &t;
+  }
+  return last != nullptr && last->tgoid == trigdata->tg_trigger->tgoid;
+}
+
+bool decide_now(const TriggerData *trigdata, HeapTuple tuple, const Columns &c) {
+  if (!grouping_enabled_guc || restoring_guc || c.added_by <= 0) return false;
+  bool no_episode;
+  heap_getattr(tuple, c.episode, RelationGetDescr(trigdata->tg_relation), &no_episode);
+  return no_episode && running_single_row_insert(RelationGetRelid(trigdata->tg_relation)) &&
+         is_last_before_row_trigger(trigdata);
+}
+
+struct RowContext {
+  HeapTuple tuple;
+  TupleDesc desc;
+  Uuid project, id;
+  UnstoredRow unstored;
+};
+
+void decide_row(void *context, std::unique_ptr<EnginePlan> &plan) {
+  auto &c = *static_cast<RowContext *>(context);
+  int attnums[kAlertColumnCount];
+  for (int i = 0; i < kAlertColumnCount; i++) attnums[i] = SPI_fnumber(c.desc, kAlertColumns[i]);
+  AlertRowReader reader;
+  std::vector<AlertRow> rows;
+  rows.push_back(reader.read(
+      [&](int i, bool *isnull) { return heap_getattr(c.tuple, attnums[i], c.desc, isnull); }, 0));
+  EngineOptions options;
+  plan = decide(rows, options);
+}
+
+void record_row_error(void *context, ErrorData *edata) {
+  auto &c = *static_cast<RowContext *>(context);
+  insert_engine_error({c.project}, {c.id}, edata);
+}
+
+void write_row(void *context, EnginePlan &plan) {
+  auto &c = *static_cast<RowContext *>(context);
+  c.unstored.id = c.id;
+  write_plan(plan, &c.unstored);
+}
+
+HeapTuple apply_membership(RowContext &c, const Columns &columns) {
+  remember_decided({c.project, c.id, c.unstored.duplicate});
+  if (!c.unstored.grouped) return c.tuple;
+  Datum score = 0;
+  if (c.unstored.score)
+    score = pg_call([&] {
+      Datum n = DirectFunctionCall1(float8_numeric, Float8GetDatum(*c.unstored.score));
+      return DirectFunctionCall2(numeric, n, Int32GetDatum(((5 << 16) | 4) + VARHDRSZ));
+    });
+  return modify(c.tuple, c.desc,
+                {columns.episode, columns.added_by, columns.added_at, columns.rule, columns.score},
+                {c.unstored.episode.to_datum(), text_datum("rule"),
+                 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+                 c.unstored.rule.to_datum(), score},
+                {false, false, false, false, !c.unstored.score.has_value()});
+}
+
+}  // namespace
+
+extern "C" {
+PG_FUNCTION_INFO_V1(ag_alerts_before_insert);
+}
+
+extern "C" Datum ag_alerts_before_insert(PG_FUNCTION_ARGS) {
+  auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+  if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+      !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("alerts_before_insert must fire BEFORE INSERT FOR EACH ROW")));
+  TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
+  const Columns columns(desc);
+  // Plain data only from here on: an error raised below must not skip a C++ destructor.
+  RowContext *context = new (palloc0(sizeof(RowContext))) RowContext();
+  context->desc = desc;
+  bool decide = false;
+  PendingError error = capture_errors([&] {
+    context->tuple = fill_columns(trigdata->tg_trigtuple, desc, columns);
+    decide = decide_now(trigdata, context->tuple, columns);
+    if (!decide) return;
+    // A missing key is the NOT NULL constraint's to report, after this trigger.
+    bool no_project, no_id;
+    Datum project = heap_getattr(context->tuple, columns.project, desc, &no_project);
+    Datum id = heap_getattr(context->tuple, columns.id, desc, &no_id);
+    decide = !no_project && !no_id;
+    if (!decide) return;
+    context->project = Uuid::from_datum(project);
+    context->id = Uuid::from_datum(id);
+  });
+  raise_pending(error);
+  if (!decide) return PointerGetDatum(context->tuple);
+
+  Oid owner = trigdata->tg_relation->rd_rel->relowner;
+  EnginePlan *plan = decide_guarded(owner, decide_row, context, record_row_error);
+  if (plan == nullptr) return PointerGetDatum(context->tuple);
+  write_guarded(owner, plan, write_row, context);
+  HeapTuple result = nullptr;
+  error = capture_errors([&] { result = apply_membership(*context, columns); });
+  raise_pending(error);
+  return PointerGetDatum(result);
+}
