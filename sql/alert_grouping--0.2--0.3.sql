@@ -187,6 +187,12 @@ BEGIN
 END
 $$;
 
+-- Rows of multi-row INSERTs are stored with the episode they most likely join, guessed from
+-- where this backend last placed their rule and key; deleting episodes tells every backend
+-- to forget those guesses (the invalidation the rule cache listens to).
+CREATE TRIGGER episodes_deleted AFTER DELETE OR TRUNCATE ON alert_grouping.episodes
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.config_changed();
+
 ------------------------------------------------------------------------------------------
 -- Ingestion: a single event is a single-row INSERT
 ------------------------------------------------------------------------------------------

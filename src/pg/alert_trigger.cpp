@@ -1,7 +1,9 @@
 // The AFTER INSERT ... FOR EACH STATEMENT trigger: runs the engine over the statement's new
 // rows that are not grouped yet (engine_guard.hpp tells how). Rows the BEFORE ROW trigger
 // already decided (a single-row INSERT) are left alone, apart from deleting the duplicates
-// among them; rows that arrive grouped (episode_id set: a restore) are stored as they are.
+// among them; rows it stored with a guessed episode are decided like the others, and only
+// those whose guess does not hold are written again; rows that arrive grouped (episode_id
+// set by the client: a restore) are stored as they are.
 #include "engine.hpp"
 #include "engine_guard.hpp"
 #include "engine_writes.hpp"
@@ -15,7 +17,41 @@ namespace {
 struct NewRows {
   std::vector<AlertRow> rows;                           // to group
   std::vector<Uuid> duplicate_projects, duplicate_ids;  // decided duplicates, to delete
+  // Rows stored with a guessed episode, found before deciding: if deciding fails, their
+  // guesses are cleared (an alert is never left in an episode that does not count it).
+  std::unordered_map<Uuid, EnginePlan::Guess, UuidHash> guesses;
 };
+
+// Our own read pointer, as a NamedTuplestoreScan would take, so other readers are unaffected.
+template <typename Visit>
+void scan(Tuplestorestate *store, TupleDesc desc, Visit &&visit) {
+  TupleTableSlot *slot =
+      pg_call([&] { return MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple); });
+  pg_call([&] {
+    int pointer = tuplestore_alloc_read_pointer(store, EXEC_FLAG_REWIND);
+    tuplestore_select_read_pointer(store, pointer);
+    tuplestore_rescan(store);
+  });
+  while (pg_call([&] { return tuplestore_gettupleslot(store, true, false, slot); })) visit(slot);
+  pg_call([&] {
+    tuplestore_select_read_pointer(store, 0);
+    ExecDropSingleTupleTableSlot(slot);
+  });
+}
+
+void collect_guesses(Relation rel, Tuplestorestate *store, NewRows &out) {
+  if (!any_predicted()) return;
+  TupleDesc desc = RelationGetDescr(rel);
+  int project_att = SPI_fnumber(desc, "project_id"), id_att = SPI_fnumber(desc, "id");
+  scan(store, desc, [&](TupleTableSlot *slot) {
+    bool no_id, no_project;
+    Datum id = pg_call([&] { return slot_getattr(slot, id_att, &no_id); });
+    Datum project = pg_call([&] { return slot_getattr(slot, project_att, &no_project); });
+    Uuid episode, rule;
+    if (!no_id && !no_project && take_predicted(Uuid::from_datum(id), &episode, &rule))
+      out.guesses[Uuid::from_datum(id)] = {Uuid::from_datum(project), rule, episode};
+  });
+}
 
 void read_new_rows(Relation rel, Tuplestorestate *store, NewRows &out) {
   TupleDesc desc = RelationGetDescr(rel);
@@ -23,43 +59,32 @@ void read_new_rows(Relation rel, Tuplestorestate *store, NewRows &out) {
   for (int i = 0; i < kAlertColumnCount; i++) attnums[i] = SPI_fnumber(desc, kAlertColumns[i]);
   int id_att = SPI_fnumber(desc, "id");
   int episode_att = SPI_fnumber(desc, "episode_id");
-  TupleTableSlot *slot =
-      pg_call([&] { return MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple); });
-  // Our own read pointer, as a NamedTuplestoreScan would take, so other readers are unaffected.
-  pg_call([&] {
-    int pointer = tuplestore_alloc_read_pointer(store, EXEC_FLAG_REWIND);
-    tuplestore_select_read_pointer(store, pointer);
-    tuplestore_rescan(store);
-  });
   AlertRowReader reader;
   size_t ordinal = 0;
-  while (pg_call([&] { return tuplestore_gettupleslot(store, true, false, slot); })) {
+  scan(store, desc, [&](TupleTableSlot *slot) {
+    size_t position = ordinal++;
     bool isnull;
-    Datum id = pg_call([&] { return slot_getattr(slot, id_att, &isnull); });
+    Datum id_datum = pg_call([&] { return slot_getattr(slot, id_att, &isnull); });
+    Uuid id = isnull ? Uuid() : Uuid::from_datum(id_datum);
     DecidedAlert decided;
-    if (!isnull && take_decided(Uuid::from_datum(id), &decided)) {
+    if (!isnull && take_decided(id, &decided)) {
       if (decided.duplicate) {
         out.duplicate_projects.push_back(decided.project);
         out.duplicate_ids.push_back(decided.id);
       }
-      ordinal++;
-      continue;
+      return;
     }
     bool no_episode;
     pg_call([&] { slot_getattr(slot, episode_att, &no_episode); });
-    if (!no_episode) {
-      ordinal++;
-      continue;
-    }
+    auto guess = isnull ? out.guesses.end() : out.guesses.find(id);
+    if (!no_episode && guess == out.guesses.end()) return;
     out.rows.push_back(reader.read(
         [&](int i, bool *null) {
           return pg_call([&] { return slot_getattr(slot, attnums[i], null); });
         },
-        ordinal++));
-  }
-  pg_call([&] {
-    tuplestore_select_read_pointer(store, 0);
-    ExecDropSingleTupleTableSlot(slot);
+        position));
+    if (guess != out.guesses.end())
+      out.rows.back().predicted = std::make_pair(guess->second.rule, guess->second.episode);
   });
 }
 
@@ -95,6 +120,7 @@ void write_statement(void *context, EnginePlan &plan) {
   removed.project.insert(removed.project.end(), c.rows->duplicate_projects.begin(),
                          c.rows->duplicate_projects.end());
   removed.id.insert(removed.id.end(), c.rows->duplicate_ids.begin(), c.rows->duplicate_ids.end());
+  plan.predicted = c.rows->guesses;
   write_plan(plan);
 }
 
@@ -118,6 +144,12 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
   if (rows == nullptr) ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
   StatementContext context{trigdata, rows};
   EnginePlan *plan = nullptr;
+  PendingError error =
+      capture_errors([&] { collect_guesses(trigdata->tg_relation, trigdata->tg_newtable, *rows); });
+  if (error.pending()) {
+    delete rows;
+    raise_pending(error);
+  }
   PG_TRY();
   { plan = decide_guarded(owner, decide_statement, &context, record_statement_error); }
   PG_CATCH();

@@ -2,11 +2,14 @@
 // dedup_key when given, else monitor, title and labels) and, when the row is its statement's
 // only one, runs the whole engine on it before it is stored (engine_guard.hpp): the row is
 // written once, with its episode and membership already on it. Rows of multi-row
-// statements, COPY included, are grouped by the statement-level trigger after they are
-// stored (alert_trigger.cpp).
+// statements, COPY included, are decided by the statement-level trigger once they are all
+// stored (alert_trigger.cpp), under locks taken in one sorted pass; each is stored with the
+// episode it most likely joins, so that only the rows whose guess fails are written again.
 #include "engine.hpp"
+#include "engine_batch.hpp"
 #include "engine_guard.hpp"
 #include "engine_writes.hpp"
+#include "episode_prediction.hpp"
 #include "grouping.hpp"
 #include "module.hpp"
 #include "statement_tracker.hpp"
@@ -102,12 +105,55 @@ bool is_last_before_row_trigger(const TriggerData *trigdata) {
   return last != nullptr && last->tgoid == trigdata->tg_trigger->tgoid;
 }
 
-bool decide_now(const TriggerData *trigdata, HeapTuple tuple, const Columns &c) {
+// Whether the engine may look at this row before it is stored: the pipeline is on, the
+// schema is 0.3's, the row is not grouped by the client, and no later trigger changes it.
+bool engine_may_see(const TriggerData *trigdata, HeapTuple tuple, const Columns &c) {
   if (!grouping_enabled_guc || restoring_guc || c.added_by <= 0) return false;
   bool no_episode;
   heap_getattr(tuple, c.episode, RelationGetDescr(trigdata->tg_relation), &no_episode);
-  return no_episode && running_single_row_insert(RelationGetRelid(trigdata->tg_relation)) &&
-         is_last_before_row_trigger(trigdata);
+  return no_episode && is_last_before_row_trigger(trigdata);
+}
+
+HeapTuple set_membership(HeapTuple tuple, TupleDesc desc, const Columns &c, const Uuid &episode,
+                         const Uuid &rule, const std::optional<double> &similarity) {
+  Datum score = 0;
+  if (similarity)
+    score = pg_call([&] {
+      Datum n = DirectFunctionCall1(float8_numeric, Float8GetDatum(*similarity));
+      return DirectFunctionCall2(numeric, n, Int32GetDatum(((5 << 16) | 4) + VARHDRSZ));
+    });
+  return modify(
+      tuple, desc, {c.episode, c.added_by, c.added_at, c.rule, c.score},
+      {episode.to_datum(), text_datum("rule"),
+       TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), rule.to_datum(), score},
+      {false, false, false, false, !similarity.has_value()});
+}
+
+// A row of a multi-row statement: stored with the episode its rule and key most likely join
+// (episode_prediction.hpp), from cached configuration only; the statement-level pass decides.
+HeapTuple guess_membership(HeapTuple tuple, TupleDesc desc, const Columns &c) {
+  bool isnull;
+  Datum project_datum = heap_getattr(tuple, c.project, desc, &isnull);
+  if (isnull) return tuple;
+  Uuid project = Uuid::from_datum(project_datum);
+  auto config = cached_project_config(project);
+  if (!config || !config->grouping_enabled || config->rules.empty()) return tuple;
+  int attnums[kAlertColumnCount];
+  for (int i = 0; i < kAlertColumnCount; i++) attnums[i] = SPI_fnumber(desc, kAlertColumns[i]);
+  AlertRowReader reader;
+  AlertRow row = reader.read(
+      [&](int i, bool *null) { return heap_getattr(tuple, attnums[i], desc, null); }, 0);
+  auto match = first_match(*config, row.alert, std::nullopt);
+  if (!match) return tuple;
+  const CompiledRule &rule = config->rules[match->first];
+  if (rule.rule.grouping.type == ag::GroupingType::Smart) return tuple;
+  int64 window_us = rule.rule.grouping.time_window_minutes
+                        ? int64(*rule.rule.grouping.time_window_minutes) * USECS_PER_MINUTE
+                        : config->default_window_us;
+  auto guess = predict_episode(project, rule.id, match->second, row.created_at, window_us);
+  if (!guess) return tuple;
+  remember_predicted(row.id, guess->episode, guess->rule);
+  return set_membership(tuple, desc, c, guess->episode, guess->rule, std::nullopt);
 }
 
 struct RowContext {
@@ -143,18 +189,8 @@ void write_row(void *context, EnginePlan &plan) {
 HeapTuple apply_membership(RowContext &c, const Columns &columns) {
   remember_decided({c.project, c.id, c.unstored.duplicate});
   if (!c.unstored.grouped) return c.tuple;
-  Datum score = 0;
-  if (c.unstored.score)
-    score = pg_call([&] {
-      Datum n = DirectFunctionCall1(float8_numeric, Float8GetDatum(*c.unstored.score));
-      return DirectFunctionCall2(numeric, n, Int32GetDatum(((5 << 16) | 4) + VARHDRSZ));
-    });
-  return modify(c.tuple, c.desc,
-                {columns.episode, columns.added_by, columns.added_at, columns.rule, columns.score},
-                {c.unstored.episode.to_datum(), text_datum("rule"),
-                 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
-                 c.unstored.rule.to_datum(), score},
-                {false, false, false, false, !c.unstored.score.has_value()});
+  return set_membership(c.tuple, c.desc, columns, c.unstored.episode, c.unstored.rule,
+                        c.unstored.score);
 }
 
 }  // namespace
@@ -177,8 +213,11 @@ extern "C" Datum ag_alerts_before_insert(PG_FUNCTION_ARGS) {
   bool decide = false;
   PendingError error = capture_errors([&] {
     context->tuple = fill_columns(trigdata->tg_trigtuple, desc, columns);
-    decide = decide_now(trigdata, context->tuple, columns);
-    if (!decide) return;
+    if (!engine_may_see(trigdata, context->tuple, columns)) return;
+    if (!running_single_row_insert(RelationGetRelid(trigdata->tg_relation))) {
+      context->tuple = guess_membership(context->tuple, desc, columns);
+      return;
+    }
     // A missing key is the NOT NULL constraint's to report, after this trigger.
     bool no_project, no_id;
     Datum project = heap_getattr(context->tuple, columns.project, desc, &no_project);

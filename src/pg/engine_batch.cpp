@@ -239,7 +239,10 @@ void ProjectBatch::plan_rule(RulePlan &plan) {
         }
       }
     }
-    members_.push_back({episode_id, row->id, plan.rule->id, p.similarity_score});
+    members_.push_back(
+        {episode_id, row->id, plan.rule->id, p.similarity_score,
+         plan.rule->rule.grouping.type != ag::GroupingType::Smart ? &plan.alerts[k].key : nullptr,
+         std::max(row->created_at, row->last_duplicate_at)});
   }
 }
 
@@ -323,6 +326,14 @@ void ProjectBatch::write(Writes &w) {
     mm.rule.push_back(m.rule);
     mm.score.push_back(m.score.value_or(0));
     mm.no_score.push_back(!m.score.has_value());
+    if (m.guess_key) {
+      auto &g = w.placements;
+      g.project.push_back(project_);
+      g.rule.push_back(m.rule);
+      g.episode.push_back(m.episode);
+      g.key.push_back(*m.guess_key);
+      g.at.push_back(m.at);
+    }
   }
 }
 

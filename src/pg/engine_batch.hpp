@@ -104,6 +104,8 @@ class ProjectBatch {
   struct Member {
     Uuid episode, alert, rule;
     std::optional<double> score;
+    const std::string *guess_key;  // the group key, for rules whose placement can be guessed
+    TimestampTz at;
   };
 
   void plan_rule(RulePlan &plan);

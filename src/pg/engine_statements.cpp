@@ -158,6 +158,14 @@ SpiQuery set_alert_episode(
     " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.a",
     {TEXTOID, UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID, FLOAT8ARRAYOID});
 
+SpiQuery clear_alert_episode(
+    "UPDATE alert_grouping.alerts AS a "
+    "   SET episode_id = NULL, added_by = NULL, added_at = NULL, rule_id = NULL, "
+    "       similarity_score = NULL "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[])) AS v(p, a) "
+    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.a",
+    {UUIDARRAYOID, UUIDARRAYOID});
+
 SpiQuery set_alert_episode_only(
     "UPDATE alert_grouping.alerts AS a SET episode_id = v.e "
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "

@@ -17,6 +17,7 @@ extern SpiQuery insert_episodes;
 extern SpiQuery update_episodes;
 extern SpiQuery insert_events;
 extern SpiQuery set_alert_episode;
+extern SpiQuery clear_alert_episode;  // a guessed membership that did not hold
 // Before 0.3 (library updated, ALTER EXTENSION UPDATE not run yet): the members table.
 extern SpiQuery set_alert_episode_only;
 extern SpiQuery insert_members;

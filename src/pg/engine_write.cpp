@@ -2,6 +2,7 @@
 
 #include "engine_statements.hpp"
 #include "engine_writes.hpp"
+#include "episode_prediction.hpp"
 #include "owner.hpp"
 #include "severity.hpp"
 
@@ -46,6 +47,48 @@ void take_unstored_member(Writes &w, UnstoredRow &unstored) {
   }
 }
 
+// Members whose row was stored with the decided membership need no write-back; guessed rows
+// that joined no episode (and are not deleted as duplicates) have the guess cleared.
+void keep_guesses(EnginePlan &plan) {
+  auto &m = plan.writes.members;
+  auto &guesses = plan.predicted;
+  size_t kept = 0;
+  for (size_t i = 0; i < m.alert.size(); i++) {
+    auto guess = guesses.find(m.alert[i]);
+    bool holds = guess != guesses.end() && guess->second.rule == m.rule[i] &&
+                 guess->second.episode == m.episode[i] && m.no_score[i];
+    if (guess != guesses.end()) guesses.erase(guess);
+    if (holds) {
+      plan.result.grouped++;
+      continue;
+    }
+    m.project[kept] = m.project[i];
+    m.episode[kept] = m.episode[i];
+    m.alert[kept] = m.alert[i];
+    m.rule[kept] = m.rule[i];
+    m.score[kept] = m.score[i];
+    m.no_score[kept] = m.no_score[i];
+    kept++;
+  }
+  for (auto *column : {&m.project, &m.episode, &m.alert, &m.rule}) column->resize(kept);
+  m.score.resize(kept);
+  m.no_score.resize(kept);
+  for (const Uuid &id : plan.writes.removed.id) guesses.erase(id);
+  if (guesses.empty()) return;
+  std::vector<Uuid> projects, ids;
+  for (const auto &[id, guess] : guesses) {
+    ids.push_back(id);
+    projects.push_back(guess.project);
+  }
+  sql::clear_alert_episode.run({uuid_array(projects), uuid_array(ids)});
+}
+
+void remember_placements(const Writes &w) {
+  const auto &g = w.placements;
+  for (size_t i = 0; i < g.episode.size(); i++)
+    placed_in_episode(g.project[i], g.rule[i], g.key[i], g.episode[i], g.at[i]);
+}
+
 }  // namespace
 
 void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
@@ -56,6 +99,7 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
     take_unstored_member(w, *unstored);
     if (unstored->grouped) result.grouped++;
   }
+  if (!plan.predicted.empty()) keep_guesses(plan);
   // Episode numbers: one counter row per project, locked in project order.
   if (!w.numbered_projects.empty()) {
     std::map<Uuid, int32> first_number;
@@ -136,6 +180,7 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
   if (!e.episode.empty())
     sql::insert_events.run({uuid_array(e.project), uuid_array(e.episode), timestamptz_array(e.at),
                             text_array(e.kind), text_array(e.detail)});
+  remember_placements(w);
 }
 
 }  // namespace ag::pg

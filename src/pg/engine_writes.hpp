@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine.hpp"
@@ -58,6 +59,13 @@ struct Writes {
     std::vector<TimestampTz> at;
     std::vector<std::string> kind, detail;
   } events;
+  // Where alerts of non-smart rules went, remembered for guessing (episode_prediction.hpp)
+  // once written.
+  struct {
+    std::vector<Uuid> project, rule, episode;
+    std::vector<std::string> key;
+    std::vector<TimestampTz> at;
+  } placements;
 
   void event(const Uuid &p, const Uuid &e, TimestampTz at, const char *kind,
              const nlohmann::json &detail) {
@@ -73,6 +81,11 @@ struct EnginePlan {
   Writes writes;
   EngineResult result;
   std::string added_by;
+  // Rows stored with a guessed membership, by alert id.
+  struct Guess {
+    Uuid project, rule, episode;
+  };
+  std::unordered_map<Uuid, Guess, UuidHash> predicted;
 };
 
 // The only row of a single-row INSERT, decided before it is stored: its membership goes on

@@ -1,6 +1,7 @@
 // Module entry: GUCs and the rule-cache invalidation hook.
 #include "module.hpp"
 
+#include "episode_prediction.hpp"
 #include "guard.hpp"
 #include "interrupts.hpp"
 #include "project_config.hpp"
@@ -45,4 +46,5 @@ void _PG_init(void) {
   ag::set_interrupt_check(check_for_interrupts);
   ag::pg::register_config_invalidation();
   ag::pg::register_statement_tracker();
+  ag::pg::register_episode_prediction();
 }

@@ -13,6 +13,7 @@ namespace {
 // The callback may run in the middle of any catalog access, so it only marks the cache
 // stale; the next lookup drops it (holders keep their shared_ptr alive meanwhile).
 bool cache_stale = false;
+uint64 generation = 0;
 Oid watched_relid = InvalidOid;
 
 std::unordered_map<Uuid, std::shared_ptr<const ProjectConfig>, UuidHash> &cache() {
@@ -95,6 +96,7 @@ std::shared_ptr<const ProjectConfig> project_config(const Uuid &project) {
   if (cache_stale) {
     cache().clear();
     cache_stale = false;
+    generation++;
   }
   auto found = cache().find(project);
   if (found != cache().end()) return found->second;
@@ -103,6 +105,14 @@ std::shared_ptr<const ProjectConfig> project_config(const Uuid &project) {
   if (config->exists) cache()[project] = config;
   return config;
 }
+
+std::shared_ptr<const ProjectConfig> cached_project_config(const Uuid &project) {
+  if (cache_stale) return nullptr;
+  auto found = cache().find(project);
+  return found == cache().end() ? nullptr : found->second;
+}
+
+uint64 config_generation() { return cache_stale ? generation + 1 : generation; }
 
 void register_config_invalidation() {
   CacheRegisterRelcacheCallback(on_relcache_invalidation, (Datum)0);

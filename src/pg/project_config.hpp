@@ -28,6 +28,12 @@ struct ProjectConfig {
 // Loads (SPI must be connected) or returns the cached configuration.
 std::shared_ptr<const ProjectConfig> project_config(const Uuid &project);
 
+// The cached configuration only (no catalog access, no SPI), or nullptr.
+std::shared_ptr<const ProjectConfig> cached_project_config(const Uuid &project);
+
+// Counts the times the cache was emptied: what is derived from it is stale when it moved.
+uint64 config_generation();
+
 // Registers the invalidation callback (from _PG_init).
 void register_config_invalidation();
 

@@ -25,6 +25,7 @@ struct RunningInsert {
 // executor's end hook never runs for them.
 std::vector<RunningInsert> running;
 std::unordered_map<Uuid, DecidedAlert, UuidHash> decided;
+std::unordered_map<Uuid, std::pair<Uuid, Uuid>, UuidHash> predicted;
 
 ExecutorStart_hook_type previous_start = nullptr;
 ExecutorEnd_hook_type previous_end = nullptr;
@@ -72,6 +73,7 @@ void on_transaction_end(XactEvent event, void *) {
       event == XACT_EVENT_PREPARE) {
     running.clear();
     decided.clear();
+    predicted.clear();
   }
 }
 
@@ -112,6 +114,21 @@ bool take_decided(const Uuid &id, DecidedAlert *out) {
   if (it == decided.end()) return false;
   *out = it->second;
   decided.erase(it);
+  return true;
+}
+
+void remember_predicted(const Uuid &id, const Uuid &episode, const Uuid &rule) {
+  predicted[id] = {episode, rule};
+}
+
+bool any_predicted() { return !predicted.empty(); }
+
+bool take_predicted(const Uuid &id, Uuid *episode, Uuid *rule) {
+  auto it = predicted.find(id);
+  if (it == predicted.end()) return false;
+  *episode = it->second.first;
+  *rule = it->second.second;
+  predicted.erase(it);
   return true;
 }
 

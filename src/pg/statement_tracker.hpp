@@ -29,4 +29,10 @@ void remember_decided(const DecidedAlert &alert);
 // Removes and returns the entry for id, if any.
 bool take_decided(const Uuid &id, DecidedAlert *out);
 
+// Rows of multi-row statements stored with a guessed episode (episode_prediction.hpp): the
+// statement-level pass decides them like any other row and keeps the guess when it holds.
+void remember_predicted(const Uuid &id, const Uuid &episode, const Uuid &rule);
+bool take_predicted(const Uuid &id, Uuid *episode, Uuid *rule);
+bool any_predicted();
+
 }  // namespace ag::pg

@@ -1,0 +1,111 @@
+#include "episode_prediction.hpp"
+
+#include <unordered_map>
+
+#include "project_config.hpp"
+#include "time_math.hpp"
+
+extern "C" {
+#include "access/xact.h"
+}
+
+namespace ag::pg {
+
+namespace {
+
+struct Placement {
+  Uuid episode, rule;
+  TimestampTz last_activity;
+};
+
+// Keyed by project, rule and group key bytes in one string.
+using Placements = std::unordered_map<std::string, Placement>;
+
+// Bounded: a backend grouping many keys forgets and starts over rather than growing.
+constexpr size_t kMaxPlacements = 100000;
+
+Placements committed, pending;
+uint64 generation_seen = 0;
+
+std::string key_of(const Uuid &project, const Uuid &rule, const std::string &key) {
+  std::string k(reinterpret_cast<const char *>(project.bytes.data()), project.bytes.size());
+  k.append(reinterpret_cast<const char *>(rule.bytes.data()), rule.bytes.size());
+  k += key;
+  return k;
+}
+
+// Rules or projects changed, or episodes were deleted (the same invalidation): forget all.
+void drop_if_stale() {
+  uint64 generation = config_generation();
+  if (generation != generation_seen) {
+    committed.clear();
+    pending.clear();
+    generation_seen = generation;
+  }
+}
+
+void on_transaction_end(XactEvent event, void *) {
+  switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+      try {
+        if (committed.size() + pending.size() > kMaxPlacements) committed.clear();
+        for (auto &[k, p] : pending) committed[k] = p;
+      } catch (...) {
+        committed.clear();  // out of memory: guessing is only an optimisation
+      }
+      pending.clear();
+      break;
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+      pending.clear();
+      break;
+    default:
+      break;
+  }
+}
+
+// A rolled-back savepoint may have created episodes that are gone: drop what is pending.
+void on_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+  if (event == SUBXACT_EVENT_ABORT_SUB) pending.clear();
+}
+
+}  // namespace
+
+std::optional<PredictedEpisode> predict_episode(const Uuid &project, const Uuid &rule,
+                                                const std::string &key, TimestampTz created_at,
+                                                int64 window_us) {
+  drop_if_stale();
+  std::string k = key_of(project, rule, key);
+  const Placement *p = nullptr;
+  auto found = pending.find(k);
+  if (found != pending.end()) {
+    p = &found->second;
+  } else {
+    auto done = committed.find(k);
+    if (done != committed.end()) p = &done->second;
+  }
+  if (p == nullptr || ag::saturating_sub(created_at, p->last_activity) > window_us) return {};
+  return PredictedEpisode{p->episode, p->rule};
+}
+
+void placed_in_episode(const Uuid &project, const Uuid &rule, const std::string &key,
+                       const Uuid &episode, TimestampTz last_activity) {
+  drop_if_stale();
+  auto [it, inserted] =
+      pending.try_emplace(key_of(project, rule, key), Placement{episode, rule, last_activity});
+  Placement &p = it->second;
+  if (inserted) return;
+  if (p.episode == episode)
+    p.last_activity = std::max(p.last_activity, last_activity);
+  else
+    p = {episode, rule, last_activity};
+}
+
+void register_episode_prediction() {
+  RegisterXactCallback(on_transaction_end, nullptr);
+  RegisterSubXactCallback(on_subtransaction_end, nullptr);
+}
+
+}  // namespace ag::pg

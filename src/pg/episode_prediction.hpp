@@ -1,0 +1,33 @@
+// Which episode a row of a multi-row statement will most likely join, guessed before it is
+// stored, so that the statement-level pass (which decides under its sorted locks) needs no
+// write-back for it. The guess comes from the episodes this backend's committed statements
+// placed alerts into: (project, rule, group key) -> (episode, last activity). A wrong or
+// missing guess costs one UPDATE of that row, never a wrong grouping. Smart rules are not
+// guessed (the similarity score is the planner's).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "values.hpp"
+
+namespace ag::pg {
+
+struct PredictedEpisode {
+  Uuid episode, rule;
+};
+
+// The guess for an alert of project that matched rule with key at created_at, if any.
+std::optional<PredictedEpisode> predict_episode(const Uuid &project, const Uuid &rule,
+                                                const std::string &key, TimestampTz created_at,
+                                                int64 window_us);
+
+// An alert was placed in episode (pending until the transaction commits: an episode created
+// by a statement that rolls back must never be guessed).
+void placed_in_episode(const Uuid &project, const Uuid &rule, const std::string &key,
+                       const Uuid &episode, TimestampTz last_activity);
+
+// Installs the transaction callbacks (from _PG_init).
+void register_episode_prediction();
+
+}  // namespace ag::pg
