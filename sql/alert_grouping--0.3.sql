@@ -2172,6 +2172,27 @@ END
 $$;
 
 ------------------------------------------------------------------------------------------
+-- The engine's own latency
+------------------------------------------------------------------------------------------
+-- Time per statement from the start of deciding to the end of writing: server-wide when
+-- alert_grouping is in shared_preload_libraries (server_wide), else this backend's. The
+-- percentiles come from a histogram of 4 buckets per doubling (within about 10%).
+CREATE FUNCTION alert_grouping.engine_latency(OUT statements bigint, OUT rows bigint,
+                                              OUT p50_ms double precision,
+                                              OUT p99_ms double precision,
+                                              OUT max_ms double precision,
+                                              OUT server_wide boolean)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ag_engine_latency'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION alert_grouping.reset_engine_latency() RETURNS void
+AS 'MODULE_PATHNAME', 'ag_reset_engine_latency'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------------------
 -- Privileges
 ------------------------------------------------------------------------------------------
 -- episode_members is a view now: read it; memberships change through the API.

@@ -6,6 +6,7 @@
 // set by the client: a restore) are stored as they are.
 #include "engine.hpp"
 #include "engine_guard.hpp"
+#include "engine_latency.hpp"
 #include "engine_writes.hpp"
 #include "module.hpp"
 #include "statement_tracker.hpp"
@@ -144,6 +145,7 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
   if (rows == nullptr) ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
   StatementContext context{trigdata, rows};
   EnginePlan *plan = nullptr;
+  int64 started = monotonic_us();
   PendingError error =
       capture_errors([&] { collect_guesses(trigdata->tg_relation, trigdata->tg_newtable, *rows); });
   if (error.pending()) {
@@ -159,14 +161,16 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
   }
   PG_END_TRY();
   if (plan == nullptr && !rows->duplicate_ids.empty()) plan = new (std::nothrow) EnginePlan();
-  if (plan == nullptr) {
+  int64 row_count = int64(rows->rows.size() + rows->duplicate_ids.size());
+  if (plan != nullptr) {
+    PG_TRY();
+    { write_guarded(owner, plan, write_statement, &context); }
+    PG_FINALLY();
+    { delete rows; }
+    PG_END_TRY();
+  } else {
     delete rows;
-    return PointerGetDatum(nullptr);
   }
-  PG_TRY();
-  { write_guarded(owner, plan, write_statement, &context); }
-  PG_FINALLY();
-  { delete rows; }
-  PG_END_TRY();
+  if (row_count > 0) record_engine_latency(monotonic_us() - started, row_count);
   return PointerGetDatum(nullptr);
 }

@@ -8,6 +8,7 @@
 #include "engine.hpp"
 #include "engine_batch.hpp"
 #include "engine_guard.hpp"
+#include "engine_latency.hpp"
 #include "engine_writes.hpp"
 #include "episode_prediction.hpp"
 #include "grouping.hpp"
@@ -231,9 +232,11 @@ extern "C" Datum ag_alerts_before_insert(PG_FUNCTION_ARGS) {
   if (!decide) return PointerGetDatum(context->tuple);
 
   Oid owner = trigdata->tg_relation->rd_rel->relowner;
+  int64 started = monotonic_us();
   EnginePlan *plan = decide_guarded(owner, decide_row, context, record_row_error);
+  if (plan != nullptr) write_guarded(owner, plan, write_row, context);
+  record_engine_latency(monotonic_us() - started, 1);
   if (plan == nullptr) return PointerGetDatum(context->tuple);
-  write_guarded(owner, plan, write_row, context);
   HeapTuple result = nullptr;
   error = capture_errors([&] { result = apply_membership(*context, columns); });
   raise_pending(error);

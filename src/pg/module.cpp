@@ -1,6 +1,7 @@
 // Module entry: GUCs and the rule-cache invalidation hook.
 #include "module.hpp"
 
+#include "engine_latency.hpp"
 #include "episode_prediction.hpp"
 #include "guard.hpp"
 #include "interrupts.hpp"
@@ -47,4 +48,5 @@ void _PG_init(void) {
   ag::pg::register_config_invalidation();
   ag::pg::register_statement_tracker();
   ag::pg::register_episode_prediction();
+  ag::pg::register_engine_latency();
 }
