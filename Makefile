@@ -11,7 +11,7 @@ DATA = $(wildcard sql/alert_grouping--*.sql)
 OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp) $(wildcard src/pg/*.cpp)))
 
 PG_CPPFLAGS = -Isrc/core -Isrc/pg
-PG_CXXFLAGS = -std=c++17 -fexceptions -Wno-register -Wno-missing-field-initializers
+PG_CXXFLAGS = -std=c++17 -fexceptions -fno-omit-frame-pointer -Wno-register -Wno-missing-field-initializers
 SHLIB_LINK = -lre2 -lstdc++
 
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))

@@ -41,10 +41,6 @@ struct Columns {
         score(SPI_fnumber(desc, "similarity_score")) {}
 };
 
-Datum text_datum(const std::string &s) {
-  return pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), s.size())); });
-}
-
 std::string computed_fingerprint(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   bool isnull;
   Datum dedup_key = heap_getattr(tuple, c.dedup_key, desc, &isnull);

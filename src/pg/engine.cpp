@@ -11,7 +11,9 @@
 #include "engine_batch.hpp"
 #include "engine_locks.hpp"
 #include "engine_statements.hpp"
+#include "engine_steps.hpp"
 #include "engine_writes.hpp"
+#include "episode_prediction.hpp"
 #include "grouping.hpp"
 #include "interrupts.hpp"
 #include "planner.hpp"
@@ -48,137 +50,10 @@ bool AlertRowReader::is_resolved(Datum enum_value) {
 
 namespace {
 
-namespace sql = statements;
-
-using Batches = std::map<Uuid, std::unique_ptr<ProjectBatch>>;
-
-ProjectBatch &batch_of(Batches &batches, const Uuid &project) { return *batches.at(project); }
-
 std::vector<int64> episode_keys(const std::vector<Uuid> &projects, const std::vector<Uuid> &ids) {
   std::vector<int64> keys;
   for (size_t i = 0; i < ids.size(); i++) keys.push_back(episode_lock_key(projects[i], ids[i]));
   return keys;
-}
-
-// Under REPEATABLE READ or SERIALIZABLE, a holder committed after the transaction's snapshot
-// is invisible to it, and the fingerprint lock alone cannot keep a second active alert out:
-// such a statement fails with a serialization failure, and the client retries.
-// The alert ids (column 2) of the holders query's n result rows.
-std::unordered_set<Uuid, UuidHash> holder_ids(uint64 n) {
-  std::unordered_set<Uuid, UuidHash> ids;
-  bool isnull;
-  for (uint64 i = 0; i < n; i++) ids.insert(Uuid::from_datum(spi_value(i, 2, &isnull)));
-  return ids;
-}
-
-void check_holders_visible(const std::vector<Uuid> &projects,
-                           const std::vector<std::string> &fingerprints,
-                           const std::unordered_set<Uuid, UuidHash> &visible,
-                           const std::unordered_map<Uuid, bool, UuidHash> &is_new) {
-  uint64 n = sql::active_holders.run_with_snapshot({uuid_array(projects), text_array(fingerprints)},
-                                                   pg_call([] { return GetLatestSnapshot(); }));
-  for (const Uuid &id : holder_ids(n))
-    if (!visible.count(id) && !is_new.count(id))
-      throw PgError(ERRCODE_T_R_SERIALIZATION_FAILURE,
-                    "could not serialize access due to a concurrent alert with the same "
-                    "fingerprint",
-                    "Alert " + id.text() + " was committed after this transaction's snapshot.",
-                    "Retry the transaction.");
-}
-
-// The fingerprints deduplicated against, as the holders query takes them.
-struct DedupKeys {
-  std::vector<Uuid> projects;
-  std::vector<std::string> fingerprints;
-};
-
-// Duplicates, decided before anything is written: the fingerprint locks, the stored holders,
-// which new rows each absorbs. Holders' episodes join the group and episode locks.
-void find_duplicates(Batches &batches, Writes &w, EngineResult &result, DuplicateLocks &locks,
-                     DedupKeys &dedup) {
-  std::vector<int64> keys;
-  std::vector<Uuid> &projects = dedup.projects;
-  std::vector<std::string> &fingerprints = dedup.fingerprints;
-  for (auto &[project, batch] : batches) batch->active_fingerprints(projects, fingerprints);
-  if (fingerprints.empty()) return;
-  for (size_t i = 0; i < fingerprints.size(); i++)
-    keys.push_back(lock_key(LockClass::Fingerprint, projects[i], fingerprints[i]));
-  lock_keys(std::move(keys));
-
-  std::unordered_map<Uuid, bool, UuidHash> is_new;
-  for (auto &[project, batch] : batches)
-    for (const AlertRow *row : batch->rows()) is_new[row->id] = true;
-  uint64 n = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
-  std::unordered_set<Uuid, UuidHash> visible = holder_ids(n);
-  for (uint64 i = 0; i < n; i++) {
-    bool isnull;
-    ProjectBatch::Holder holder;
-    holder.id = Uuid::from_datum(spi_value(i, 2, &isnull));
-    if (is_new.count(holder.id)) continue;
-    holder.created_at = DatumGetTimestampTz(spi_value(i, 4, &isnull));
-    Datum episode = spi_value(i, 5, &isnull);
-    if (!isnull) {
-      holder.episode = Uuid::from_datum(episode);
-      Datum rule = spi_value(i, 6, &isnull);
-      holder.episode_rule = isnull ? "" : Uuid::from_datum(rule).text();
-      Datum key = spi_value(i, 7, &isnull);
-      holder.episode_key = isnull ? "" : text_from_datum(key);
-    }
-    batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
-        .add_holder(text_from_datum(spi_value(i, 3, &isnull)), std::move(holder));
-  }
-  if (IsolationUsesXactSnapshot()) check_holders_visible(projects, fingerprints, visible, is_new);
-  for (auto &[project, batch] : batches) batch->resolve_duplicates(w, result.deduplicated, locks);
-}
-
-// The holders were read before their episodes' locks were taken, and a lifecycle function
-// (resolve_episode) changes an episode's alerts under that lock alone: one may have been
-// resolved in between. Once the locks are held, every holder must still be active.
-bool holders_still_active(const DedupKeys &dedup, const std::vector<Uuid> &holders) {
-  if (holders.empty()) return true;
-  std::unordered_set<Uuid, UuidHash> active = holder_ids(
-      sql::active_holders.run({uuid_array(dedup.projects), text_array(dedup.fingerprints)}));
-  for (const Uuid &holder : holders)
-    if (!active.count(holder)) return false;
-  return true;
-}
-
-// Candidates are read, their episode locks taken, and read again: what a lifecycle function
-// changed before releasing the lock is seen, and nothing changes them afterwards.
-void load_candidates(SpiQuery &query, const CandidateRequests &requests, Batches &batches) {
-  if (requests.project.empty()) return;
-  std::vector<Datum> args = {uuid_array(requests.project), uuid_array(requests.rule),
-                             text_array(requests.key), timestamptz_array(requests.since)};
-  uint64 n = query.run(args);
-  if (n == 0) return;
-  std::vector<int64> keys;
-  for (uint64 i = 0; i < n; i++) {
-    bool isnull;
-    keys.push_back(episode_lock_key(Uuid::from_datum(spi_value(i, 1, &isnull)),
-                                    Uuid::from_datum(spi_value(i, 3, &isnull))));
-  }
-  lock_keys(std::move(keys));
-  n = query.run(args);
-  for (uint64 i = 0; i < n; i++) {
-    bool isnull;
-    EpisodeState e;
-    Uuid id = Uuid::from_datum(spi_value(i, 3, &isnull));
-    e.id = id.text();
-    e.group_key = text_from_datum(spi_value(i, 4, &isnull));
-    e.first_title = text_from_datum(spi_value(i, 5, &isnull));
-    e.started_at_us = DatumGetTimestampTz(spi_value(i, 6, &isnull));
-    e.last_activity_us = DatumGetTimestampTz(spi_value(i, 7, &isnull));
-    Datum resolved_at = spi_value(i, 8, &isnull);
-    e.resolved_at_us = isnull ? 0 : DatumGetTimestampTz(resolved_at);
-    e.severity = severity_from_text(spi_value(i, 9, &isnull));
-    e.alert_count = DatumGetInt32(spi_value(i, 10, &isnull));
-    e.reopen_count = DatumGetInt32(spi_value(i, 11, &isnull));
-    std::vector<Uuid> monitors = uuids_from_array(spi_value(i, 12, &isnull));
-    e.resolved = DatumGetBool(spi_value(i, 13, &isnull));
-    batch_of(batches, Uuid::from_datum(spi_value(i, 1, &isnull)))
-        .add_candidate(Uuid::from_datum(spi_value(i, 2, &isnull)), id, std::move(e),
-                       std::move(monitors));
-  }
 }
 
 }  // namespace
@@ -196,7 +71,7 @@ void lock_for_batch(const Uuid &project, const std::vector<AlertRow> &rows,
             group_lock_key(project, config->rules[match->first].id.text(), match->second));
   if (!fingerprints.empty()) {
     std::vector<Uuid> projects(fingerprints.size(), project);
-    uint64 n = sql::active_holders.run({uuid_array(projects), text_array(fingerprints)});
+    uint64 n = read_holders(projects, fingerprints);
     for (uint64 i = 0; i < n; i++) {
       bool isnull;
       Datum episode = spi_value(i, 5, &isnull);
@@ -250,13 +125,21 @@ std::unique_ptr<EnginePlan> decide_once(std::vector<AlertRow> &rows, const Engin
   for (auto &[project, batch] : batches) batch->plan_rules();
   if (locks.group_keys.empty() && writes.removed.id.empty()) return plan;
   lock_keys(std::move(locks.group_keys));
-  lock_keys(episode_keys(locks.projects, locks.episodes));
-  if (may_retry && !holders_still_active(dedup, locks.holders)) return nullptr;
-
+  // The episodes of the holders, and those the requested keys most likely have (where this
+  // backend placed them last): locked before the candidates are read, so that one read is
+  // enough when nothing else turns up.
   CandidateRequests open, resolved;
   for (auto &[project, batch] : batches) batch->request_candidates(open, resolved);
-  load_candidates(sql::open_episodes, open, batches);
-  load_candidates(sql::resolved_episodes, resolved, batches);
+  std::vector<int64> episode_locks = episode_keys(locks.projects, locks.episodes);
+  for (size_t i = 0; i < open.project.size(); i++)
+    if (auto episode = last_placed_episode(open.project[i], open.rule[i], open.key[i]))
+      episode_locks.push_back(episode_lock_key(open.project[i], *episode));
+  std::unordered_set<int64> held(episode_locks.begin(), episode_locks.end());
+  lock_keys(std::move(episode_locks));
+  if (may_retry && !holders_still_active(locks)) return nullptr;
+
+  load_candidates(true, open, batches, held);
+  load_candidates(false, resolved, batches, held);
   for (auto &[project, batch] : batches) {
     ag::check_interrupts();
     batch->plan();

@@ -19,11 +19,19 @@ bool must_propagate(int sqlerrcode) {
          category == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES);
 }
 
+// The trigger functions pin search_path themselves (SET search_path), so this usually
+// finds it pinned already and does nothing; -1 then.
 int pin_search_path() {
+  if (namespace_search_path != nullptr && strcmp(namespace_search_path, "pg_catalog, pg_temp") == 0)
+    return -1;
   int level = NewGUCNestLevel();
   set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                     GUC_ACTION_SAVE, true, 0, false);
   return level;
+}
+
+void unpin_search_path(int level) {
+  if (level >= 0) AtEOXact_GUC(true, level);
 }
 
 // Keeps the failure in engine_errors. Recording runs in its own subtransaction: if even
@@ -95,7 +103,7 @@ EnginePlan *decide_guarded(Oid owner, void (*decide)(void *, std::unique_ptr<Eng
     PendingError error = capture_errors([&] { decide(context, *plan_slot); });
     raise_pending(error);
     SPI_finish();
-    AtEOXact_GUC(true, guc_level);
+    unpin_search_path(guc_level);
     SetUserIdAndSecContext(save_user, save_sec);
     ReleaseCurrentSubTransaction();
     MemoryContextSwitchTo(caller_context);
@@ -136,7 +144,7 @@ void write_guarded(Oid owner, EnginePlan *plan, void (*write)(void *, EnginePlan
     write(context, *owned);
     pg_call([] { SPI_finish(); });
   });
-  AtEOXact_GUC(true, guc_level);
+  unpin_search_path(guc_level);
   SetUserIdAndSecContext(save_user, save_sec);
   raise_pending(error);
 }

@@ -3,20 +3,42 @@
 namespace ag::pg::statements {
 
 // No ORDER BY: sorting would tempt the planner into walking (project_id, created_at) over
-// every alert of the project; the oldest holder is picked in C++.
+// every alert of the project; the oldest holder is picked in C++. Each key is looked up on
+// its own (LATERAL ... OFFSET 0): a generic plan must not turn the join around when the
+// statistics say few alerts are active.
 // The holder's episode comes with its rule and key: absorbing a duplicate touches that
 // episode, so its group lock is taken with the statement's others.
+#define AG_HOLDER_EPISODE                                                                \
+  "  LEFT JOIN alert_grouping.episodes AS e ON e.project_id OPERATOR(pg_catalog.=) k.p " \
+  "   AND e.id OPERATOR(pg_catalog.=) a.episode_id"
 SpiQuery active_holders(
-    "SELECT a.project_id, a.id, a.fingerprint, a.created_at, a.episode_id, e.rule_id, "
-    "       e.group_key "
+    "SELECT k.p, a.id, k.f, a.created_at, a.episode_id, e.rule_id, e.group_key "
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::text[])) AS k(p, f) "
-    "  JOIN alert_grouping.alerts AS a ON a.project_id OPERATOR(pg_catalog.=) k.p AND "
-    "a.fingerprint OPERATOR(pg_catalog.=) k.f "
-    "  LEFT JOIN alert_grouping.episodes AS e ON e.project_id OPERATOR(pg_catalog.=) a.project_id "
-    "AND e.id OPERATOR(pg_catalog.=) "
-    "a.episode_id "
-    " WHERE a.state OPERATOR(pg_catalog.<>) 'resolved'",
+    " CROSS JOIN LATERAL (SELECT a.id, a.created_at, a.episode_id "
+    "                       FROM alert_grouping.alerts AS a "
+    "                      WHERE a.project_id OPERATOR(pg_catalog.=) k.p "
+    "                        AND a.fingerprint OPERATOR(pg_catalog.=) k.f "
+    "                        AND a.state OPERATOR(pg_catalog.<>) 'resolved' OFFSET 0) AS "
+    "a" AG_HOLDER_EPISODE,
     {UUIDARRAYOID, TEXTARRAYOID});
+
+// The same for one fingerprint (a single-row INSERT), without the array machinery.
+SpiQuery active_holders_one(
+    "SELECT k.p, a.id, k.f, a.created_at, a.episode_id, e.rule_id, e.group_key "
+    "  FROM (SELECT $1::uuid AS p, $2::text AS f) AS k "
+    "  JOIN alert_grouping.alerts AS a ON a.project_id OPERATOR(pg_catalog.=) k.p "
+    "   AND a.fingerprint OPERATOR(pg_catalog.=) k.f AND a.state OPERATOR(pg_catalog.<>) "
+    "'resolved'" AG_HOLDER_EPISODE,
+    {UUIDOID, TEXTOID});
+
+// Whether the given alerts are still active (the holders, once their locks are held).
+SpiQuery still_active(
+    "SELECT k.p, a.id FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), "
+    "pg_catalog.unnest($2::uuid[])) "
+    "       AS k(p, id) "
+    "  JOIN alert_grouping.alerts AS a ON a.project_id OPERATOR(pg_catalog.=) k.p "
+    "   AND a.id OPERATOR(pg_catalog.=) k.id AND a.state OPERATOR(pg_catalog.<>) 'resolved'",
+    {UUIDARRAYOID, UUIDARRAYOID});
 
 SpiQuery absorb_duplicates(
     "UPDATE alert_grouping.alerts AS a "
@@ -36,33 +58,46 @@ SpiQuery delete_alerts(
     " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.id",
     {UUIDARRAYOID, UUIDARRAYOID});
 
-#define AG_EPISODE_CANDIDATES                                                                   \
+#define AG_EPISODE_COLUMNS                                                                      \
   "SELECT k.p, k.r, e.id, e.group_key, COALESCE(e.first_alert_title, e.title), e.started_at, "  \
   "       e.last_activity_at, e.resolved_at, e.severity::text, e.alert_count, e.reopen_count, " \
-  "       e.monitor_ids, e.state OPERATOR(pg_catalog.=) 'resolved' "                            \
-  "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "            \
-  "       pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::timestamptz[])) "                \
-  "       AS k(p, r, g, since) "                                                                \
-  "  JOIN alert_grouping.episodes AS e "                                                        \
-  "    ON e.project_id OPERATOR(pg_catalog.=) k.p AND e.rule_id OPERATOR(pg_catalog.=) k.r "    \
-  "   AND pg_catalog.hashtextextended(e.group_key, 0) "                                         \
-  "       OPERATOR(pg_catalog.=) pg_catalog.hashtextextended(k.g, 0) "                          \
-  "   AND e.group_key OPERATOR(pg_catalog.=) k.g "
+  "       e.monitor_ids, e.state OPERATOR(pg_catalog.=) 'resolved' "
+#define AG_EPISODE_KEY                                                                \
+  "e.project_id OPERATOR(pg_catalog.=) k.p AND e.rule_id OPERATOR(pg_catalog.=) k.r " \
+  "AND pg_catalog.hashtextextended(e.group_key, 0) "                                  \
+  "    OPERATOR(pg_catalog.=) pg_catalog.hashtextextended(k.g, 0) "                   \
+  "AND e.group_key OPERATOR(pg_catalog.=) k.g "
+#define AG_OPEN                                                             \
+  " AND e.state OPERATOR(pg_catalog.<>) 'resolved' AND e.last_activity_at " \
+  "OPERATOR(pg_catalog.>=) k.since "
+#define AG_RESOLVED                                                                           \
+  " AND e.state OPERATOR(pg_catalog.=) 'resolved' AND e.resolved_at OPERATOR(pg_catalog.>=) " \
+  "k.since "
+#define AG_KEYS                                                                      \
+  "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), " \
+  "       pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::timestamptz[])) "     \
+  "       AS k(p, r, g, since) "
+#define AG_ONE_KEY \
+  "  FROM (SELECT $1::uuid AS p, $2::uuid AS r, $3::text AS g, $4::timestamptz AS since) AS k "
+// Each key on its own (LATERAL ... OFFSET 0), whatever the statistics.
+#define AG_CANDIDATES(state)                                                                    \
+  AG_EPISODE_COLUMNS AG_KEYS                                                                    \
+      " CROSS JOIN LATERAL (SELECT e.* FROM alert_grouping.episodes AS e WHERE " AG_EPISODE_KEY \
+          state " OFFSET 0) AS e ORDER BY k.p, e.id"
+#define AG_CANDIDATES_ONE(state)                                                              \
+  AG_EPISODE_COLUMNS AG_ONE_KEY " JOIN alert_grouping.episodes AS e ON " AG_EPISODE_KEY state \
+                                " ORDER BY e.id"
 
 // Group keys are matched through their hash (the indexed expression: a key may be longer than
 // a B-tree entry can be). The engine reads these, takes the episodes' advisory locks, and
-// reads them again.
-SpiQuery open_episodes(AG_EPISODE_CANDIDATES
-                       " WHERE e.state OPERATOR(pg_catalog.<>) 'resolved' AND e.last_activity_at "
-                       "OPERATOR(pg_catalog.>=) k.since "
-                       " ORDER BY e.project_id, e.id",
+// reads them again when it did not hold the lock of every episode found.
+SpiQuery open_episodes(AG_CANDIDATES(AG_OPEN),
                        {UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
-
-SpiQuery resolved_episodes(AG_EPISODE_CANDIDATES
-                           " WHERE e.state OPERATOR(pg_catalog.=) 'resolved' AND e.resolved_at "
-                           "OPERATOR(pg_catalog.>=) k.since "
-                           " ORDER BY e.project_id, e.id",
+SpiQuery resolved_episodes(AG_CANDIDATES(AG_RESOLVED),
                            {UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
+SpiQuery open_episodes_one(AG_CANDIDATES_ONE(AG_OPEN), {UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID});
+SpiQuery resolved_episodes_one(AG_CANDIDATES_ONE(AG_RESOLVED),
+                               {UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID});
 
 // Counter rows are locked in project order, like everything else the engine locks.
 SpiQuery take_episode_numbers(

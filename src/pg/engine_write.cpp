@@ -15,9 +15,11 @@ namespace sql = statements;
 // Duplicates: the holders count them, the absorbed rows go (an unstored one once stored).
 void absorb_duplicates(const Writes &w, UnstoredRow *unstored) {
   if (w.removed.id.empty()) return;
+  // Decided before the row was stored (a single-row INSERT): the holder already counts it.
   auto &a = w.absorb;
-  sql::absorb_duplicates.run({uuid_array(a.project), uuid_array(a.id), int4_array(a.count),
-                              timestamptz_array(a.at), text_array(a.severity)});
+  if (!a.id.empty())
+    sql::absorb_duplicates.run({uuid_array(a.project), uuid_array(a.id), int4_array(a.count),
+                                timestamptz_array(a.at), text_array(a.severity)});
   std::vector<Uuid> projects, ids;
   for (size_t i = 0; i < w.removed.id.size(); i++) {
     if (unstored && w.removed.id[i] == unstored->id) {

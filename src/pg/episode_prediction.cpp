@@ -71,21 +71,28 @@ void on_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionI
   if (event == SUBXACT_EVENT_ABORT_SUB) pending.clear();
 }
 
+const Placement *find(const Uuid &project, const Uuid &rule, const std::string &key) {
+  drop_if_stale();
+  std::string k = key_of(project, rule, key);
+  auto found = pending.find(k);
+  if (found != pending.end()) return &found->second;
+  auto done = committed.find(k);
+  return done == committed.end() ? nullptr : &done->second;
+}
+
 }  // namespace
+
+std::optional<Uuid> last_placed_episode(const Uuid &project, const Uuid &rule,
+                                        const std::string &key) {
+  const Placement *p = find(project, rule, key);
+  if (p == nullptr) return {};
+  return p->episode;
+}
 
 std::optional<PredictedEpisode> predict_episode(const Uuid &project, const Uuid &rule,
                                                 const std::string &key, TimestampTz created_at,
                                                 int64 window_us) {
-  drop_if_stale();
-  std::string k = key_of(project, rule, key);
-  const Placement *p = nullptr;
-  auto found = pending.find(k);
-  if (found != pending.end()) {
-    p = &found->second;
-  } else {
-    auto done = committed.find(k);
-    if (done != committed.end()) p = &done->second;
-  }
+  const Placement *p = find(project, rule, key);
   if (p == nullptr || ag::saturating_sub(created_at, p->last_activity) > window_us) return {};
   return PredictedEpisode{p->episode, p->rule};
 }

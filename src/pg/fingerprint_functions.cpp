@@ -7,13 +7,7 @@
 
 using namespace ag::pg;
 
-namespace {
-
-Datum text_datum(const std::string &s) {
-  return pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), s.size())); });
-}
-
-}  // namespace
+namespace {}  // namespace
 
 AG_FUNCTION(ag_fingerprint) {
   std::string monitor;

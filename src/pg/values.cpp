@@ -174,4 +174,9 @@ std::vector<Uuid> uuids_from_array(Datum array) {
   return out;
 }
 
+Datum text_datum(const std::string &value) {
+  return pg_call(
+      [&] { return PointerGetDatum(cstring_to_text_with_len(value.data(), int(value.size()))); });
+}
+
 }  // namespace ag::pg

@@ -47,6 +47,7 @@ std::string text_from_datum(Datum d);
 // One-dimensional arrays for SPI parameters.
 Datum uuid_array(const std::vector<Uuid> &values);
 Datum text_array(const std::vector<std::string> &values);
+Datum text_datum(const std::string &value);  // palloc'd text
 Datum int4_array(const std::vector<int32> &values);
 Datum float8_array(const std::vector<double> &values, const std::vector<bool> &nulls);
 Datum timestamptz_array(const std::vector<TimestampTz> &values);

@@ -1,0 +1,41 @@
+// The steps decide() (engine.cpp) runs, one file each, in the order an alert meets them:
+// duplicates (engine_dedup.cpp), rules and plans (engine_batch.cpp), candidate episodes
+// (engine_candidates.cpp); then the writes (engine_write.cpp).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "engine_batch.hpp"
+
+namespace ag::pg {
+
+using Batches = std::map<Uuid, std::unique_ptr<ProjectBatch>>;
+
+// The fingerprints deduplicated against, as the holders query takes them.
+struct DedupKeys {
+  std::vector<Uuid> projects;
+  std::vector<std::string> fingerprints;
+};
+
+// Active alerts holding the fingerprints (SPI_tuptable: project, id, fingerprint,
+// created_at, episode_id, episode rule, episode key); returns the row count.
+uint64 read_holders(const std::vector<Uuid> &projects, const std::vector<std::string> &fps);
+
+// Duplicates, decided before anything is written: the fingerprint locks, the stored holders,
+// which new rows each absorbs. Holders' episodes join the group and episode locks.
+void find_duplicates(Batches &batches, Writes &w, EngineResult &result, DuplicateLocks &locks,
+                     DedupKeys &dedup);
+
+// Whether every holder is still active, once its episode's locks are held.
+bool holders_still_active(const DuplicateLocks &locks);
+
+// The candidate episodes of the requests (open, or recently resolved), into the batches.
+// Every episode found is locked; held holds the episode lock keys taken so far. The read is
+// repeated after locking only when it found an episode whose lock was not held yet.
+void load_candidates(bool open, const CandidateRequests &requests, Batches &batches,
+                     std::unordered_set<int64> &held);
+
+}  // namespace ag::pg
