@@ -3,7 +3,9 @@
 set -euo pipefail
 
 AG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+# AG_PG_BIN: another PostgreSQL 15 installation (say a private copy with its own build of the
+# extension); scripts/bench also skips the build and install with AG_SKIP_BUILD=1.
+PG_BIN=${AG_PG_BIN:-/usr/lib/postgresql/15/bin}
 export PATH="$PG_BIN:$PATH"
 
 AG_PACKAGES=(build-essential cmake pkg-config postgresql-15 postgresql-server-dev-15
