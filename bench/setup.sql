@@ -1,6 +1,8 @@
 -- Schema for scripts/bench: ten projects with three rules each, a copy of the alerts table
--- without the grouping trigger (the "plain INSERT" baseline), and the batch generator both
--- workloads share. Needs CREATE EXTENSION alert_grouping.
+-- without the grouping trigger (the "plain INSERT" baseline), and the generator every side
+-- shares: batch() for INSERTs, events() for ingest and ingest_batch (the same rows as
+-- PagerDuty Events v2-shaped JSON). Needs CREATE EXTENSION alert_grouping; reference.sql
+-- adds the PL/pgSQL peer.
 SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS alert_grouping_bench CASCADE;
 CREATE SCHEMA alert_grouping_bench;
@@ -97,4 +99,25 @@ SELECT x.project_id, x.monitor_id, x.severity, x.title, x.labels,
                         OFFSET 0) AS r
                 OFFSET 0) AS v
         OFFSET 0) AS x
+$$;
+
+-- The same alerts as batch(seed, n, p_lo, p_hi), as ingest() events: summary, severity and
+-- timestamp in the payload, monitor_id and labels beside it (no dedup_key, so the fingerprint
+-- is the one the INSERT sides get).
+CREATE FUNCTION alert_grouping_bench.events(seed bigint, n int, p_lo int DEFAULT 1, p_hi int DEFAULT 10)
+RETURNS TABLE (project_id uuid, event jsonb)
+LANGUAGE sql VOLATILE AS $$
+SELECT b.project_id,
+       jsonb_build_object('event_action', 'trigger',
+                          'payload', jsonb_build_object('summary', b.title, 'severity', b.severity,
+                                                        'timestamp', b.created_at),
+                          'monitor_id', b.monitor_id,
+                          'labels', b.labels)
+  FROM alert_grouping_bench.batch(seed, n, p_lo, p_hi) AS b
+$$;
+
+-- Bench project p (1..10).
+CREATE FUNCTION alert_grouping_bench.project(p int) RETURNS uuid
+LANGUAGE sql IMMUTABLE AS $$
+SELECT ('b0000000-0000-4000-8000-' || lpad(p::text, 12, '0'))::uuid
 $$;
