@@ -10,12 +10,13 @@
 ------------------------------------------------------------------------------------------
 -- Membership on the alert row
 ------------------------------------------------------------------------------------------
+-- Their checks are one constraint (alerts_membership_check, below): PostgreSQL prepares every
+-- check constraint again for each statement that writes alerts, one per alert for single rows.
 ALTER TABLE alert_grouping.alerts
-    ADD COLUMN added_by text NULL
-        CHECK (added_by IN ('rule', 'manual', 'retroactive', 'api')),
+    ADD COLUMN added_by text NULL,
     ADD COLUMN added_at timestamptz NULL,
     ADD COLUMN rule_id uuid NULL,
-    ADD COLUMN similarity_score numeric(5,4) NULL CHECK (similarity_score BETWEEN 0 AND 1);
+    ADD COLUMN similarity_score numeric(5,4) NULL;
 
 -- The memberships move onto their alerts, the table becomes a view with the same columns
 -- (security_invoker: the caller's row-level security on alerts applies), and the roles
@@ -42,12 +43,14 @@ BEGIN
     UPDATE alert_grouping.alerts AS a SET added_by = 'api', added_at = a.created_at
      WHERE a.episode_id IS NOT NULL AND a.added_by IS NULL;
 
-    -- Membership facts exist exactly when the alert belongs to an episode.
+    -- Membership facts exist exactly when the alert belongs to an episode, with the
+    -- contract's added_by values and a score between 0 and 1.
     ALTER TABLE alert_grouping.alerts ADD CONSTRAINT alerts_membership_check CHECK (
         CASE WHEN episode_id IS NULL
              THEN added_by IS NULL AND added_at IS NULL AND rule_id IS NULL
                   AND similarity_score IS NULL
-             ELSE added_by IS NOT NULL AND added_at IS NOT NULL END);
+             ELSE added_by IN ('rule', 'manual', 'retroactive', 'api') AND added_at IS NOT NULL
+                  AND (similarity_score IS NULL OR similarity_score BETWEEN 0 AND 1) END);
 
     -- Leaving the extension first also takes the table out of its dumped configuration.
     ALTER EXTENSION alert_grouping DROP TABLE alert_grouping.episode_members;

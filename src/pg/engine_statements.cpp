@@ -40,17 +40,24 @@ SpiQuery still_active(
     "   AND a.id OPERATOR(pg_catalog.=) k.id AND a.state OPERATOR(pg_catalog.<>) 'resolved'",
     {UUIDARRAYOID, UUIDARRAYOID});
 
+#define AG_ABSORB                                                           \
+  "UPDATE alert_grouping.alerts AS a "                                      \
+  "   SET duplicate_count = a.duplicate_count OPERATOR(pg_catalog.+) v.n, " \
+  "       last_duplicate_at = GREATEST(a.last_duplicate_at, v.at), "        \
+  "       severity = GREATEST(a.severity, v.sev::alert_grouping.severity) "
 SpiQuery absorb_duplicates(
-    "UPDATE alert_grouping.alerts AS a "
-    "   SET duplicate_count = a.duplicate_count OPERATOR(pg_catalog.+) v.n, "
-    "       last_duplicate_at = GREATEST(a.last_duplicate_at, v.at), "
-    "       severity = GREATEST(a.severity, v.sev::alert_grouping.severity) "
+    AG_ABSORB
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
     "       pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::timestamptz[]), "
     "       pg_catalog.unnest($5::text[])) AS v(p, id, n, at, sev) "
-    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.id "
-    "RETURNING a.project_id, a.episode_id, a.severity::text, v.at",
+    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.id",
     {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID});
+SpiQuery absorb_duplicate_one(
+    AG_ABSORB
+    "  FROM (SELECT $1::uuid AS p, $2::uuid AS id, $3::int4 AS n, $4::timestamptz AS at, "
+    "               $5::text AS sev) AS v "
+    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.id",
+    {UUIDOID, UUIDOID, INT4OID, TIMESTAMPTZOID, TEXTOID});
 
 SpiQuery delete_alerts(
     "DELETE FROM alert_grouping.alerts AS a "
@@ -139,27 +146,34 @@ SpiQuery insert_episodes(
 
 // Deltas, so that a concurrent acknowledge or resolve of the same episode is never undone.
 // "b" reads the row as the statement found it, to report severity changes.
+#define AG_UPDATE_EPISODES                                                                         \
+  "UPDATE alert_grouping.episodes AS e "                                                           \
+  "   SET alert_count = e.alert_count OPERATOR(pg_catalog.+) v.n, "                                \
+  "       active_alert_count = e.active_alert_count OPERATOR(pg_catalog.+) v.active, "             \
+  "       all_alerts_resolved_at = CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL "         \
+  "                                     ELSE e.all_alerts_resolved_at END, "                       \
+  "       last_activity_at = GREATEST(e.last_activity_at, v.last_at), "                            \
+  "       severity = GREATEST(e.severity, v.sev::alert_grouping.severity), "                       \
+  "       monitor_ids = COALESCE(NULLIF(v.mons, '')::uuid[], e.monitor_ids), "                     \
+  "       unique_monitor_count = COALESCE(pg_catalog.cardinality("                                 \
+  "           NULLIF(v.mons, '')::uuid[]), e.unique_monitor_count), "                              \
+  "       state = CASE WHEN v.reopen THEN 'open'::alert_grouping.episode_state ELSE e.state END, " \
+  "       resolved_at = CASE WHEN v.reopen THEN NULL ELSE e.resolved_at END, "                     \
+  "       acknowledged_at = CASE WHEN v.reopen THEN NULL ELSE e.acknowledged_at END, "             \
+  "       reopen_count = e.reopen_count OPERATOR(pg_catalog.+) CASE WHEN v.reopen THEN 1 ELSE 0 "  \
+  "END, "                                                                                          \
+  "       title = CASE WHEN e.title_template IS NULL OR v.n OPERATOR(pg_catalog.=) 0 THEN "        \
+  "e.title "                                                                                       \
+  "                    ELSE pg_catalog.replace(e.title_template, '{{alert_count}}', "              \
+  "                                            (e.alert_count OPERATOR(pg_catalog.+) v.n)::text) " \
+  "END "
+
+#define AG_UPDATED                                                                         \
+  "RETURNING e.project_id, e.id, v.old_sev::text, e.severity::text, v.last_at, v.reopen, " \
+  "          e.reopen_count"
+
 SpiQuery update_episodes(
-    "UPDATE alert_grouping.episodes AS e "
-    "   SET alert_count = e.alert_count OPERATOR(pg_catalog.+) v.n, "
-    "       active_alert_count = e.active_alert_count OPERATOR(pg_catalog.+) v.active, "
-    "       all_alerts_resolved_at = CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL "
-    "                                     ELSE e.all_alerts_resolved_at END, "
-    "       last_activity_at = GREATEST(e.last_activity_at, v.last_at), "
-    "       severity = GREATEST(e.severity, v.sev::alert_grouping.severity), "
-    "       monitor_ids = COALESCE(NULLIF(v.mons, '')::uuid[], e.monitor_ids), "
-    "       unique_monitor_count = COALESCE(pg_catalog.cardinality("
-    "           NULLIF(v.mons, '')::uuid[]), e.unique_monitor_count), "
-    "       state = CASE WHEN v.reopen THEN 'open'::alert_grouping.episode_state ELSE e.state END, "
-    "       resolved_at = CASE WHEN v.reopen THEN NULL ELSE e.resolved_at END, "
-    "       acknowledged_at = CASE WHEN v.reopen THEN NULL ELSE e.acknowledged_at END, "
-    "       reopen_count = e.reopen_count OPERATOR(pg_catalog.+) CASE WHEN v.reopen THEN 1 ELSE 0 "
-    "END, "
-    "       title = CASE WHEN e.title_template IS NULL OR v.n OPERATOR(pg_catalog.=) 0 THEN "
-    "e.title "
-    "                    ELSE pg_catalog.replace(e.title_template, '{{alert_count}}', "
-    "                                            (e.alert_count OPERATOR(pg_catalog.+) v.n)::text) "
-    "END "
+    AG_UPDATE_EPISODES
     "  FROM (SELECT u.*, b.severity AS old_sev "
     "          FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
     "               pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::int4[]), "
@@ -168,11 +182,23 @@ SpiQuery update_episodes(
     "               AS u(p, id, n, active, last_at, sev, mons, reopen) "
     "          JOIN alert_grouping.episodes AS b ON b.project_id OPERATOR(pg_catalog.=) u.p AND "
     "b.id OPERATOR(pg_catalog.=) u.id) AS v "
-    " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) v.id "
-    "RETURNING e.project_id, e.id, v.old_sev::text, e.severity::text, v.last_at, v.reopen, "
-    "          e.reopen_count",
+    " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "
+    "v.id " AG_UPDATED,
     {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
      TEXTARRAYOID, BOOLARRAYOID});
+
+// The same for one episode (a single-row INSERT).
+SpiQuery update_episode_one(
+    AG_UPDATE_EPISODES
+    "  FROM (SELECT $1::uuid AS p, $2::uuid AS id, $3::int4 AS n, $4::int4 AS active, "
+    "               $5::timestamptz AS last_at, $6::text AS sev, $7::text AS mons, "
+    "               $8::bool AS reopen, b.severity AS old_sev "
+    "          FROM alert_grouping.episodes AS b "
+    "         WHERE b.project_id OPERATOR(pg_catalog.=) $1 AND b.id OPERATOR(pg_catalog.=) $2) AS "
+    "v "
+    " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "
+    "v.id " AG_UPDATED,
+    {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID});
 
 SpiQuery insert_events(
     "INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail) "

@@ -11,6 +11,7 @@ extern SpiQuery active_holders;      // (project, fingerprint) -> active alerts
 extern SpiQuery active_holders_one;  // the same for one fingerprint
 extern SpiQuery still_active;        // (project, alert) -> the ones still active
 extern SpiQuery absorb_duplicates;   // bump duplicate_count / severity of holders
+extern SpiQuery absorb_duplicate_one;
 extern SpiQuery delete_alerts;       // remove absorbed rows
 extern SpiQuery open_episodes;       // (project, rule, key, since) -> open episodes
 extern SpiQuery resolved_episodes;   // (project, rule, key, since) -> recently resolved
@@ -19,6 +20,7 @@ extern SpiQuery resolved_episodes_one;
 extern SpiQuery take_episode_numbers;
 extern SpiQuery insert_episodes;
 extern SpiQuery update_episodes;
+extern SpiQuery update_episode_one;
 extern SpiQuery insert_events;
 extern SpiQuery set_alert_episode;
 extern SpiQuery clear_alert_episode;  // a guessed membership that did not hold

@@ -17,7 +17,11 @@ void absorb_duplicates(const Writes &w, UnstoredRow *unstored) {
   if (w.removed.id.empty()) return;
   // Decided before the row was stored (a single-row INSERT): the holder already counts it.
   auto &a = w.absorb;
-  if (!a.id.empty())
+  if (a.id.size() == 1)
+    sql::absorb_duplicate_one.run({a.project[0].to_datum(), a.id[0].to_datum(),
+                                   Int32GetDatum(a.count[0]), TimestampTzGetDatum(a.at[0]),
+                                   text_datum(a.severity[0])});
+  else if (!a.id.empty())
     sql::absorb_duplicates.run({uuid_array(a.project), uuid_array(a.id), int4_array(a.count),
                                 timestamptz_array(a.at), text_array(a.severity)});
   std::vector<Uuid> projects, ids;
@@ -138,10 +142,16 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
 
   auto &u = w.updated;
   if (!u.id.empty()) {
-    uint64 n = sql::update_episodes.run({uuid_array(u.project), uuid_array(u.id),
-                                         int4_array(u.count), int4_array(u.active),
-                                         timestamptz_array(u.last_at), text_array(u.severity),
-                                         text_array(u.monitors), bool_array(u.reopen)});
+    uint64 n =
+        u.id.size() == 1
+            ? sql::update_episode_one.run(
+                  {u.project[0].to_datum(), u.id[0].to_datum(), Int32GetDatum(u.count[0]),
+                   Int32GetDatum(u.active[0]), TimestampTzGetDatum(u.last_at[0]),
+                   text_datum(u.severity[0]), text_datum(u.monitors[0]), BoolGetDatum(u.reopen[0])})
+            : sql::update_episodes.run({uuid_array(u.project), uuid_array(u.id),
+                                        int4_array(u.count), int4_array(u.active),
+                                        timestamptz_array(u.last_at), text_array(u.severity),
+                                        text_array(u.monitors), bool_array(u.reopen)});
     for (uint64 i = 0; i < n; i++) {
       bool isnull;
       Uuid project = Uuid::from_datum(spi_value(i, 1, &isnull));
