@@ -48,9 +48,10 @@ void collect_guesses(Relation rel, Tuplestorestate *store, NewRows &out) {
     bool no_id, no_project;
     Datum id = pg_call([&] { return slot_getattr(slot, id_att, &no_id); });
     Datum project = pg_call([&] { return slot_getattr(slot, project_att, &no_project); });
-    Uuid episode, rule;
-    if (!no_id && !no_project && take_predicted(Uuid::from_datum(id), &episode, &rule))
-      out.guesses[Uuid::from_datum(id)] = {Uuid::from_datum(project), rule, episode};
+    GuessedMembership guess;
+    if (!no_id && !no_project && take_predicted(Uuid::from_datum(id), &guess))
+      out.guesses[Uuid::from_datum(id)] = {Uuid::from_datum(project), guess.rule, guess.episode,
+                                           guess.similarity_score};
   });
 }
 
@@ -84,8 +85,6 @@ void read_new_rows(Relation rel, Tuplestorestate *store, NewRows &out) {
           return pg_call([&] { return slot_getattr(slot, attnums[i], null); });
         },
         position));
-    if (guess != out.guesses.end())
-      out.rows.back().predicted = std::make_pair(guess->second.rule, guess->second.episode);
   });
 }
 

@@ -128,6 +128,7 @@ HeapTuple set_membership(HeapTuple tuple, TupleDesc desc, const Columns &c, cons
 
 // A row of a multi-row statement: stored with the episode its rule and key most likely join
 // (episode_prediction.hpp), from cached configuration only; the statement-level pass decides.
+// A smart rule's guess is its planner's placement among the key's last known episodes.
 HeapTuple guess_membership(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   bool isnull;
   Datum project_datum = heap_getattr(tuple, c.project, desc, &isnull);
@@ -143,14 +144,16 @@ HeapTuple guess_membership(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   auto match = first_match(*config, row.alert, std::nullopt);
   if (!match) return tuple;
   const CompiledRule &rule = config->rules[match->first];
-  if (rule.rule.grouping.type == ag::GroupingType::Smart) return tuple;
   int64 window_us = rule.rule.grouping.time_window_minutes
                         ? int64(*rule.rule.grouping.time_window_minutes) * USECS_PER_MINUTE
                         : config->default_window_us;
-  auto guess = predict_episode(project, rule.id, match->second, row.created_at, window_us);
+  auto guess =
+      rule.rule.grouping.type == ag::GroupingType::Smart
+          ? predict_smart_episode(project, rule.id, rule.rule, match->second, row.alert, window_us)
+          : predict_episode(project, rule.id, match->second, row.created_at, window_us);
   if (!guess) return tuple;
-  remember_predicted(row.id, guess->episode, guess->rule);
-  return set_membership(tuple, desc, c, guess->episode, guess->rule, std::nullopt);
+  remember_predicted(row.id, {guess->episode, guess->rule, guess->similarity_score});
+  return set_membership(tuple, desc, c, guess->episode, guess->rule, guess->similarity_score);
 }
 
 struct RowContext {

@@ -25,8 +25,6 @@ struct AlertRow {
   TimestampTz last_duplicate_at = 0;  // latest duplicate this row absorbed in its statement
   bool active = true;                 // firing or acknowledged
   size_t ordinal = 0;                 // position in the statement
-  // Stored with a guessed episode (rule, episode), to keep when the decision agrees.
-  std::optional<std::pair<Uuid, Uuid>> predicted;
 };
 
 struct EngineOptions {

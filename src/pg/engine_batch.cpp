@@ -244,11 +244,28 @@ void ProjectBatch::plan_rule(RulePlan &plan) {
          plan.rule->rule.grouping.type != ag::GroupingType::Smart ? &plan.alerts[k].key : nullptr,
          std::max(row->created_at, row->last_duplicate_at)});
   }
+  if (plan.rule->rule.grouping.type != ag::GroupingType::Smart) return;
+  // The open episodes of each key as the planner leaves them: the next statements' guesses.
+  std::map<std::string, std::vector<KnownEpisode>> by_key;
+  for (const Matched &m : plan.alerts) by_key[m.key];
+  for (size_t i = 0; i < episodes.size(); i++) {
+    const EpisodeState &state = episodes[i];
+    auto key = by_key.find(state.group_key);
+    if (state.resolved || key == by_key.end()) continue;
+    if (i < existing) {
+      key->second.push_back({loaded_ids_.at(state.id), state});
+    } else if (auto c = created.find(i); c != created.end()) {
+      key->second.push_back({new_episodes_[c->second].id, state});
+    }
+  }
+  for (auto &[key, known] : by_key) known_.push_back({plan.rule->id, key, std::move(known)});
 }
 
 // Numbers are offsets within the project's new episodes; the write phase adds the first number
 // it takes from the project's counter.
 void ProjectBatch::write(Writes &w) {
+  for (auto &known : known_)
+    w.known.push_back({project_, known.rule, known.key, std::move(known.episodes)});
   int32 number = 0;
   if (!new_episodes_.empty()) {
     w.numbered_projects.push_back(project_);

@@ -13,6 +13,7 @@
 
 #include "engine.hpp"
 #include "engine_writes.hpp"
+#include "episode_prediction.hpp"
 #include "planner.hpp"
 #include "project_config.hpp"
 
@@ -122,6 +123,12 @@ class ProjectBatch {
   std::vector<NewEpisode> new_episodes_;
   std::map<Uuid, EpisodeDelta> deltas_;
   std::vector<Member> members_;
+  struct Known {
+    Uuid rule;
+    std::string key;
+    std::vector<KnownEpisode> episodes;
+  };
+  std::vector<Known> known_;  // smart rules' open episodes per key, after planning
 };
 
 }  // namespace ag::pg

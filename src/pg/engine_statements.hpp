@@ -12,10 +12,10 @@ extern SpiQuery active_holders_one;  // the same for one fingerprint
 extern SpiQuery still_active;        // (project, alert) -> the ones still active
 extern SpiQuery absorb_duplicates;   // bump duplicate_count / severity of holders
 extern SpiQuery absorb_duplicate_one;
-extern SpiQuery delete_alerts;       // remove absorbed rows
-extern SpiQuery open_episodes;       // (project, rule, key, since) -> open episodes
-extern SpiQuery resolved_episodes;   // (project, rule, key, since) -> recently resolved
-extern SpiQuery open_episodes_one;   // the same two for one key
+extern SpiQuery delete_alerts;      // remove absorbed rows
+extern SpiQuery open_episodes;      // (project, rule, key, since) -> open episodes
+extern SpiQuery resolved_episodes;  // (project, rule, key, since) -> recently resolved
+extern SpiQuery open_episodes_one;  // the same two for one key
 extern SpiQuery resolved_episodes_one;
 extern SpiQuery take_episode_numbers;
 extern SpiQuery insert_episodes;

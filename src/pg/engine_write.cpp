@@ -1,3 +1,4 @@
+#include <cmath>
 #include <map>
 
 #include "engine_statements.hpp"
@@ -53,6 +54,12 @@ void take_unstored_member(Writes &w, UnstoredRow &unstored) {
   }
 }
 
+// Scores are stored as numeric(5,4): equal when they round alike.
+bool same_score(const std::optional<double> &guessed, bool no_score, double score) {
+  if (!guessed || no_score) return !guessed && no_score;
+  return std::llround(*guessed * 10000) == std::llround(score * 10000);
+}
+
 // Members whose row was stored with the decided membership need no write-back; guessed rows
 // that joined no episode (and are not deleted as duplicates) have the guess cleared.
 void keep_guesses(EnginePlan &plan) {
@@ -62,7 +69,8 @@ void keep_guesses(EnginePlan &plan) {
   for (size_t i = 0; i < m.alert.size(); i++) {
     auto guess = guesses.find(m.alert[i]);
     bool holds = guess != guesses.end() && guess->second.rule == m.rule[i] &&
-                 guess->second.episode == m.episode[i] && m.no_score[i];
+                 guess->second.episode == m.episode[i] &&
+                 same_score(guess->second.similarity_score, m.no_score[i], m.score[i]);
     if (guess != guesses.end()) guesses.erase(guess);
     if (holds) {
       plan.result.grouped++;
@@ -89,10 +97,11 @@ void keep_guesses(EnginePlan &plan) {
   sql::clear_alert_episode.run({uuid_array(projects), uuid_array(ids)});
 }
 
-void remember_placements(const Writes &w) {
+void remember_placements(Writes &w) {
   const auto &g = w.placements;
   for (size_t i = 0; i < g.episode.size(); i++)
     placed_in_episode(g.project[i], g.rule[i], g.key[i], g.episode[i], g.at[i]);
+  for (auto &k : w.known) known_episodes(k.project, k.rule, k.key, std::move(k.episodes));
 }
 
 }  // namespace

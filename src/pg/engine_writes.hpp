@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "episode_prediction.hpp"
 
 namespace ag::pg {
 
@@ -66,6 +67,12 @@ struct Writes {
     std::vector<std::string> key;
     std::vector<TimestampTz> at;
   } placements;
+  struct Known {
+    Uuid project, rule;
+    std::string key;
+    std::vector<KnownEpisode> episodes;
+  };
+  std::vector<Known> known;  // smart rules' open episodes per key
 
   void event(const Uuid &p, const Uuid &e, TimestampTz at, const char *kind,
              const nlohmann::json &detail) {
@@ -84,6 +91,7 @@ struct EnginePlan {
   // Rows stored with a guessed membership, by alert id.
   struct Guess {
     Uuid project, rule, episode;
+    std::optional<double> similarity_score;
   };
   std::unordered_map<Uuid, Guess, UuidHash> predicted;
 };

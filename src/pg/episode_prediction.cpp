@@ -20,11 +20,13 @@ struct Placement {
 
 // Keyed by project, rule and group key bytes in one string.
 using Placements = std::unordered_map<std::string, Placement>;
+using Knowns = std::unordered_map<std::string, std::vector<KnownEpisode>>;
 
 // Bounded: a backend grouping many keys forgets and starts over rather than growing.
 constexpr size_t kMaxPlacements = 100000;
 
 Placements committed, pending;
+Knowns committed_known, pending_known;
 uint64 generation_seen = 0;
 
 std::string key_of(const Uuid &project, const Uuid &rule, const std::string &key) {
@@ -40,6 +42,8 @@ void drop_if_stale() {
   if (generation != generation_seen) {
     committed.clear();
     pending.clear();
+    committed_known.clear();
+    pending_known.clear();
     generation_seen = generation;
   }
 }
@@ -51,15 +55,20 @@ void on_transaction_end(XactEvent event, void *) {
       try {
         if (committed.size() + pending.size() > kMaxPlacements) committed.clear();
         for (auto &[k, p] : pending) committed[k] = p;
+        if (committed_known.size() + pending_known.size() > kMaxPlacements) committed_known.clear();
+        for (auto &[k, known] : pending_known) committed_known[k] = std::move(known);
       } catch (...) {
         committed.clear();  // out of memory: guessing is only an optimisation
+        committed_known.clear();
       }
       pending.clear();
+      pending_known.clear();
       break;
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
     case XACT_EVENT_PREPARE:
       pending.clear();
+      pending_known.clear();
       break;
     default:
       break;
@@ -68,7 +77,10 @@ void on_transaction_end(XactEvent event, void *) {
 
 // A rolled-back savepoint may have created episodes that are gone: drop what is pending.
 void on_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
-  if (event == SUBXACT_EVENT_ABORT_SUB) pending.clear();
+  if (event == SUBXACT_EVENT_ABORT_SUB) {
+    pending.clear();
+    pending_known.clear();
+  }
 }
 
 const Placement *find(const Uuid &project, const Uuid &rule, const std::string &key) {
@@ -108,6 +120,34 @@ void placed_in_episode(const Uuid &project, const Uuid &rule, const std::string 
     p.last_activity = std::max(p.last_activity, last_activity);
   else
     p = {episode, rule, last_activity};
+}
+
+std::optional<PredictedEpisode> predict_smart_episode(const Uuid &project, const Uuid &rule,
+                                                      const ag::Rule &compiled,
+                                                      const std::string &key,
+                                                      const ag::Alert &alert, int64 window_us) {
+  drop_if_stale();
+  std::string k = key_of(project, rule, key);
+  auto found = pending_known.find(k);
+  const std::vector<KnownEpisode> *known = nullptr;
+  if (found != pending_known.end()) {
+    known = &found->second;
+  } else {
+    auto done = committed_known.find(k);
+    if (done != committed_known.end()) known = &done->second;
+  }
+  if (known == nullptr || known->empty()) return {};
+  ag::Planner planner(compiled, window_us);
+  for (const KnownEpisode &e : *known) planner.add_existing(e.state);
+  ag::Placement placement = planner.place(alert, key);
+  if (placement.episode >= known->size()) return {};
+  return PredictedEpisode{(*known)[placement.episode].id, rule, placement.similarity_score};
+}
+
+void known_episodes(const Uuid &project, const Uuid &rule, const std::string &key,
+                    std::vector<KnownEpisode> episodes) {
+  drop_if_stale();
+  pending_known[key_of(project, rule, key)] = std::move(episodes);
 }
 
 void register_episode_prediction() {

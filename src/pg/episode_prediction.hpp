@@ -9,13 +9,32 @@
 #include <optional>
 #include <string>
 
+#include "planner.hpp"
 #include "values.hpp"
 
 namespace ag::pg {
 
 struct PredictedEpisode {
   Uuid episode, rule;
+  std::optional<double> similarity_score;
 };
+
+// The open episodes of a smart rule's key, as a statement's planner left them.
+struct KnownEpisode {
+  Uuid id;
+  ag::EpisodeState state;
+};
+
+// The guess for a smart rule: where its planner places the alert among the known episodes.
+std::optional<PredictedEpisode> predict_smart_episode(const Uuid &project, const Uuid &rule,
+                                                      const ag::Rule &compiled,
+                                                      const std::string &key,
+                                                      const ag::Alert &alert, int64 window_us);
+
+// A smart rule's open episodes of key after a statement (pending until commit, like
+// placed_in_episode).
+void known_episodes(const Uuid &project, const Uuid &rule, const std::string &key,
+                    std::vector<KnownEpisode> episodes);
 
 // The guess for an alert of project that matched rule with key at created_at, if any.
 std::optional<PredictedEpisode> predict_episode(const Uuid &project, const Uuid &rule,

@@ -25,7 +25,7 @@ struct RunningInsert {
 // executor's end hook never runs for them.
 std::vector<RunningInsert> running;
 std::unordered_map<Uuid, DecidedAlert, UuidHash> decided;
-std::unordered_map<Uuid, std::pair<Uuid, Uuid>, UuidHash> predicted;
+std::unordered_map<Uuid, GuessedMembership, UuidHash> predicted;
 
 ExecutorStart_hook_type previous_start = nullptr;
 ExecutorEnd_hook_type previous_end = nullptr;
@@ -117,17 +117,14 @@ bool take_decided(const Uuid &id, DecidedAlert *out) {
   return true;
 }
 
-void remember_predicted(const Uuid &id, const Uuid &episode, const Uuid &rule) {
-  predicted[id] = {episode, rule};
-}
+void remember_predicted(const Uuid &id, const GuessedMembership &guess) { predicted[id] = guess; }
 
 bool any_predicted() { return !predicted.empty(); }
 
-bool take_predicted(const Uuid &id, Uuid *episode, Uuid *rule) {
+bool take_predicted(const Uuid &id, GuessedMembership *guess) {
   auto it = predicted.find(id);
   if (it == predicted.end()) return false;
-  *episode = it->second.first;
-  *rule = it->second.second;
+  *guess = it->second;
   predicted.erase(it);
   return true;
 }

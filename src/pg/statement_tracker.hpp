@@ -5,6 +5,7 @@
 // the alerts decided that way, which the statement-level pass then leaves alone.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "pg_headers.hpp"
@@ -31,8 +32,12 @@ bool take_decided(const Uuid &id, DecidedAlert *out);
 
 // Rows of multi-row statements stored with a guessed episode (episode_prediction.hpp): the
 // statement-level pass decides them like any other row and keeps the guess when it holds.
-void remember_predicted(const Uuid &id, const Uuid &episode, const Uuid &rule);
-bool take_predicted(const Uuid &id, Uuid *episode, Uuid *rule);
+struct GuessedMembership {
+  Uuid episode, rule;
+  std::optional<double> similarity_score;
+};
+void remember_predicted(const Uuid &id, const GuessedMembership &guess);
+bool take_predicted(const Uuid &id, GuessedMembership *guess);
 bool any_predicted();
 
 }  // namespace ag::pg

@@ -58,7 +58,7 @@ SELECT title, duplicate_count FROM alert_grouping.alerts
  WHERE project_id = '00000000-0000-0000-0000-0000000000f1' AND title = 'api down';
 
 -- A multi-row INSERT: rows whose rule and key this session placed before are stored with that
--- episode; only the others (a new key, the smart rule's) are written again.
+-- episode; only the others (a new key, a smart rule's key not seen yet) are written again.
 BEGIN;
 SELECT pg_temp.count_writes();
 INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
@@ -68,7 +68,9 @@ INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
     ('00000000-0000-0000-0000-0000000000f1', 'cache miss rate high', '{"env":"staging","service":"cache"}', '2026-05-01 10:13+00');
 SELECT * FROM pg_temp.alert_writes();
 COMMIT;
--- The next statement guesses the db episode too; the smart rule is never guessed.
+-- The next statement guesses the db episode too, and the smart rule's placement (its planner
+-- run against the cache episode as the last statement left it, score included): no row is
+-- written twice.
 BEGIN;
 SELECT pg_temp.count_writes();
 INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
