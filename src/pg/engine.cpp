@@ -126,14 +126,14 @@ std::unique_ptr<EnginePlan> decide_once(std::vector<AlertRow> &rows, const Engin
   if (locks.group_keys.empty() && writes.removed.id.empty()) return plan;
   lock_keys(std::move(locks.group_keys));
   // The episodes of the holders, and those the requested keys most likely have (where this
-  // backend placed them last): locked before the candidates are read, so that one read is
-  // enough when nothing else turns up.
+  // backend placed them last, a smart rule's known open episodes): locked before the
+  // candidates are read, so that one read is enough when nothing else turns up.
   CandidateRequests open, resolved;
   for (auto &[project, batch] : batches) batch->request_candidates(open, resolved);
   std::vector<int64> episode_locks = episode_keys(locks.projects, locks.episodes);
   for (size_t i = 0; i < open.project.size(); i++)
-    if (auto episode = last_placed_episode(open.project[i], open.rule[i], open.key[i]))
-      episode_locks.push_back(episode_lock_key(open.project[i], *episode));
+    for (const Uuid &episode : expected_episodes(open.project[i], open.rule[i], open.key[i]))
+      episode_locks.push_back(episode_lock_key(open.project[i], episode));
   std::unordered_set<int64> held(episode_locks.begin(), episode_locks.end());
   lock_keys(std::move(episode_locks));
   if (may_retry && !holders_still_active(locks)) return nullptr;

@@ -92,13 +92,21 @@ const Placement *find(const Uuid &project, const Uuid &rule, const std::string &
   return done == committed.end() ? nullptr : &done->second;
 }
 
+const std::vector<KnownEpisode> *find_known(const std::string &k) {
+  auto found = pending_known.find(k);
+  if (found != pending_known.end()) return &found->second;
+  auto done = committed_known.find(k);
+  return done == committed_known.end() ? nullptr : &done->second;
+}
+
 }  // namespace
 
-std::optional<Uuid> last_placed_episode(const Uuid &project, const Uuid &rule,
-                                        const std::string &key) {
-  const Placement *p = find(project, rule, key);
-  if (p == nullptr) return {};
-  return p->episode;
+std::vector<Uuid> expected_episodes(const Uuid &project, const Uuid &rule, const std::string &key) {
+  std::vector<Uuid> episodes;
+  if (const Placement *p = find(project, rule, key)) episodes.push_back(p->episode);
+  if (const auto *known = find_known(key_of(project, rule, key)))
+    for (const KnownEpisode &e : *known) episodes.push_back(e.id);
+  return episodes;
 }
 
 std::optional<PredictedEpisode> predict_episode(const Uuid &project, const Uuid &rule,
@@ -127,15 +135,7 @@ std::optional<PredictedEpisode> predict_smart_episode(const Uuid &project, const
                                                       const std::string &key,
                                                       const ag::Alert &alert, int64 window_us) {
   drop_if_stale();
-  std::string k = key_of(project, rule, key);
-  auto found = pending_known.find(k);
-  const std::vector<KnownEpisode> *known = nullptr;
-  if (found != pending_known.end()) {
-    known = &found->second;
-  } else {
-    auto done = committed_known.find(k);
-    if (done != committed_known.end()) known = &done->second;
-  }
+  const std::vector<KnownEpisode> *known = find_known(key_of(project, rule, key));
   if (known == nullptr || known->empty()) return {};
   ag::Planner planner(compiled, window_us);
   for (const KnownEpisode &e : *known) planner.add_existing(e.state);

@@ -41,9 +41,9 @@ std::optional<PredictedEpisode> predict_episode(const Uuid &project, const Uuid 
                                                 const std::string &key, TimestampTz created_at,
                                                 int64 window_us);
 
-// The episode this backend last placed an alert of the rule and key in, if it remembers.
-std::optional<Uuid> last_placed_episode(const Uuid &project, const Uuid &rule,
-                                        const std::string &key);
+// The episodes this backend expects the rule and key to have: where it last placed an alert
+// of them, and a smart rule's known open episodes.
+std::vector<Uuid> expected_episodes(const Uuid &project, const Uuid &rule, const std::string &key);
 
 // An alert was placed in episode (pending until the transaction commits: an episode created
 // by a statement that rolls back must never be guessed).
