@@ -37,28 +37,61 @@
 --   - no feature flags, no projects.grouping_enabled, no row-level security.
 SET client_min_messages = warning;
 
--- The episodes' columns, defaults and checks, with the keys and the one lookup index a team
--- would write (whatever indexes the extension's own table has).
-CREATE TABLE alert_grouping_bench.ref_episodes
-    (LIKE alert_grouping.episodes INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
-    WITH (fillfactor = 50);
-ALTER TABLE alert_grouping_bench.ref_episodes
-    ADD PRIMARY KEY (project_id, id),
-    ADD UNIQUE (project_id, episode_number),
-    ADD FOREIGN KEY (project_id) REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
-    ADD FOREIGN KEY (project_id, rule_id)
-        REFERENCES alert_grouping.grouping_rules (project_id, id);
+-- Its own tables, written out rather than copied, so that the peer stays the same whatever
+-- the extension's tables become: alert_grouping 0.2's alerts and the episodes' columns the
+-- trigger uses, with the keys, checks and indexes a team writes.
+CREATE TABLE alert_grouping_bench.ref_episodes (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    episode_number integer NOT NULL,
+    title text NOT NULL,
+    rule_id uuid NULL,
+    group_key text NULL,
+    state alert_grouping.episode_state NOT NULL DEFAULT 'open',
+    severity alert_grouping.severity NOT NULL DEFAULT 'info',
+    started_at timestamptz NOT NULL DEFAULT now(),
+    last_activity_at timestamptz NOT NULL DEFAULT now(),
+    acknowledged_at timestamptz NULL,
+    resolved_at timestamptz NULL,
+    alert_count integer NOT NULL DEFAULT 0 CHECK (alert_count >= 0),
+    active_alert_count integer NOT NULL DEFAULT 0 CHECK (active_alert_count >= 0),
+    first_alert_title text NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (project_id, id),
+    UNIQUE (project_id, episode_number),
+    FOREIGN KEY (project_id, rule_id) REFERENCES alert_grouping.grouping_rules (project_id, id)
+) WITH (fillfactor = 50);
 CREATE INDEX ref_episodes_open_key_idx
     ON alert_grouping_bench.ref_episodes (project_id, rule_id, group_key)
     WHERE state <> 'resolved';
 
--- The alerts table as the extension has it (columns, checks, indexes), plus its foreign keys.
-
-CREATE TABLE alert_grouping_bench.ref_alerts (LIKE alert_grouping.alerts INCLUDING ALL);
-ALTER TABLE alert_grouping_bench.ref_alerts
-    ADD FOREIGN KEY (project_id) REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
-    ADD FOREIGN KEY (project_id, episode_id)
-        REFERENCES alert_grouping_bench.ref_episodes (project_id, id);
+CREATE TABLE alert_grouping_bench.ref_alerts (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    monitor_id uuid NULL,
+    severity alert_grouping.severity NOT NULL DEFAULT 'medium',
+    title text NOT NULL,
+    description text NULL,
+    labels jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(labels) = 'object'),
+    dedup_key text NULL CHECK (length(dedup_key) BETWEEN 1 AND 255),
+    source text NULL,
+    details jsonb NULL,
+    fingerprint text NOT NULL,
+    duplicate_count integer NOT NULL DEFAULT 0,
+    last_duplicate_at timestamptz NULL,
+    episode_id uuid NULL,
+    state alert_grouping.alert_state NOT NULL DEFAULT 'firing',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    acknowledged_at timestamptz NULL,
+    resolved_at timestamptz NULL,
+    PRIMARY KEY (project_id, id),
+    FOREIGN KEY (project_id, episode_id) REFERENCES alert_grouping_bench.ref_episodes (project_id, id)
+);
+CREATE INDEX ref_alerts_active_fingerprint_idx
+    ON alert_grouping_bench.ref_alerts (project_id, fingerprint) WHERE state <> 'resolved';
+CREATE INDEX ref_alerts_project_created_idx ON alert_grouping_bench.ref_alerts (project_id, created_at);
+CREATE INDEX ref_alerts_episode_idx
+    ON alert_grouping_bench.ref_alerts (project_id, episode_id) WHERE episode_id IS NOT NULL;
 
 CREATE SEQUENCE alert_grouping_bench.ref_episode_number AS integer;
 
