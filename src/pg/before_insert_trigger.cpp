@@ -89,26 +89,32 @@ HeapTuple fill_columns(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   return tuple;
 }
 
-// Only when the trigger that runs last sees the row as it will be stored.
-bool is_last_before_row_trigger(const TriggerData *trigdata) {
+// Only when this trigger runs last, so that it sees the row as it will be stored, and when
+// the statement-level trigger (which deletes decided duplicates and checks guesses) fires
+// whenever this one does (the same enabled state).
+bool triggers_allow_deciding(const TriggerData *trigdata) {
   const TriggerDesc *triggers = trigdata->tg_relation->trigdesc;
   const Trigger *last = nullptr;
+  bool statement_pass = false;
   for (int i = 0; i < triggers->numtriggers; i++) {
     const Trigger &t = triggers->triggers[i];
     if (t.tgenabled != TRIGGER_DISABLED && TRIGGER_FOR_ROW(t.tgtype) &&
         TRIGGER_FOR_BEFORE(t.tgtype) && TRIGGER_FOR_INSERT(t.tgtype))
       last = &t;
+    if (strcmp(t.tgname, "alerts_after_insert") == 0 && !TRIGGER_FOR_ROW(t.tgtype) &&
+        t.tgenabled == trigdata->tg_trigger->tgenabled && t.tgnewtable != nullptr)
+      statement_pass = true;
   }
-  return last != nullptr && last->tgoid == trigdata->tg_trigger->tgoid;
+  return statement_pass && last != nullptr && last->tgoid == trigdata->tg_trigger->tgoid;
 }
 
 // Whether the engine may look at this row before it is stored: the pipeline is on, the
-// schema is 0.3's, the row is not grouped by the client, and no later trigger changes it.
+// schema is 0.3's, the row is not grouped by the client, and the triggers allow it.
 bool engine_may_see(const TriggerData *trigdata, HeapTuple tuple, const Columns &c) {
   if (!grouping_enabled_guc || restoring_guc || c.added_by <= 0) return false;
   bool no_episode;
   heap_getattr(tuple, c.episode, RelationGetDescr(trigdata->tg_relation), &no_episode);
-  return no_episode && is_last_before_row_trigger(trigdata);
+  return no_episode && triggers_allow_deciding(trigdata);
 }
 
 HeapTuple set_membership(HeapTuple tuple, TupleDesc desc, const Columns &c, const Uuid &episode,

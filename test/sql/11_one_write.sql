@@ -145,6 +145,18 @@ SELECT alert_grouping.ingest('00000000-0000-0000-0000-0000000000f1',
 SELECT * FROM pg_temp.alert_writes();
 COMMIT;
 
+-- With the statement-level trigger disabled, nothing is decided or guessed ahead of it: the
+-- alerts are stored ungrouped, as every alert was before 0.3 in that case.
+ALTER TABLE alert_grouping.alerts DISABLE TRIGGER alerts_after_insert;
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000f1', 'untriggered 1', '{"env":"prod","service":"api"}', '2026-05-01 10:56+00');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000f1', 'untriggered 2', '{"env":"prod","service":"api"}', '2026-05-01 10:57+00'),
+    ('00000000-0000-0000-0000-0000000000f1', 'untriggered 3', '{"env":"prod","service":"queue"}', '2026-05-01 10:57+00');
+ALTER TABLE alert_grouping.alerts ENABLE TRIGGER alerts_after_insert;
+SELECT title, episode_id IS NULL AS ungrouped, added_by FROM alert_grouping.alerts
+ WHERE project_id = '00000000-0000-0000-0000-0000000000f1' AND title LIKE 'untriggered%' ORDER BY title;
+
 -- Every alert of an episode is counted by it, and every member says how it joined.
 SELECT count(*) AS miscounted FROM alert_grouping.episodes e
  WHERE e.project_id = '00000000-0000-0000-0000-0000000000f1'
