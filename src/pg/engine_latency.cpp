@@ -1,5 +1,6 @@
 #include "engine_latency.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 
@@ -123,11 +124,13 @@ AG_FUNCTION(ag_engine_latency) {
   TupleDesc desc;
   if (pg_call([&] { return get_call_result_type(fcinfo, nullptr, &desc); }) != TYPEFUNC_COMPOSITE)
     throw PgError(ERRCODE_INTERNAL_ERROR, "engine_latency must return a record", "", "");
+  // A bucket's midpoint may lie above the largest time seen: percentiles never exceed it.
+  double max_ms = double(pg_atomic_read_u64(&h->max_us)) / 1000.0;
   Datum values[6] = {Int64GetDatum(int64(pg_atomic_read_u64(&h->statements))),
                      Int64GetDatum(int64(pg_atomic_read_u64(&h->rows))),
-                     Float8GetDatum(percentile_ms(counts, total, 0.5)),
-                     Float8GetDatum(percentile_ms(counts, total, 0.99)),
-                     Float8GetDatum(double(pg_atomic_read_u64(&h->max_us)) / 1000.0),
+                     Float8GetDatum(std::min(percentile_ms(counts, total, 0.5), max_ms)),
+                     Float8GetDatum(std::min(percentile_ms(counts, total, 0.99), max_ms)),
+                     Float8GetDatum(max_ms),
                      BoolGetDatum(shared != nullptr)};
   bool nulls[6] = {false, false, total == 0, total == 0, total == 0, false};
   return pg_call(
