@@ -1,5 +1,9 @@
--- pgbench: one generated alert as an ingest() event (the rows of insert_alerts.sql with
--- rows=1, same seed stream).
-\set seed random(1, 1000000000)
-SELECT alert_grouping.ingest(e.project_id, e.event)
-  FROM alert_grouping_bench.events(:seed, 1) AS e;
+-- pgbench: one alert of the stream (bench/setup.sql, the rows of single_alerts.sql) as an
+-- ingest() event, PagerDuty Events v2-shaped as events() builds them.
+SELECT alert_grouping.ingest(s.project_id, jsonb_build_object(
+           'event_action', 'trigger',
+           'payload', jsonb_build_object('summary', s.title, 'severity', s.severity,
+                                         'timestamp', s.created_at),
+           'monitor_id', s.monitor_id, 'labels', s.labels))
+  FROM alert_grouping_bench.stream AS s
+ WHERE s.n = (SELECT nextval('alert_grouping_bench.stream_position'));
