@@ -187,6 +187,7 @@ void ProjectBatch::add_candidate(const Uuid &rule, const Uuid &id, EpisodeState 
     if (plan.rule->id != rule) continue;
     monitors_[id] = std::move(monitors);
     loaded_ids_.emplace(state.id, id);
+    loaded_severity_[id] = state.severity;
     plan.planner->add_existing(std::move(state));
     return;
   }
@@ -334,6 +335,8 @@ void ProjectBatch::write(Writes &w) {
     u.severity.push_back(severity_name(d.severity));
     u.monitors.push_back(d.monitors);
     u.reopen.push_back(d.reopen);
+    auto before = loaded_severity_.find(id);
+    u.before.push_back(before == loaded_severity_.end() ? "" : severity_name(before->second));
   }
   for (const Member &m : members_) {
     auto &mm = w.members;

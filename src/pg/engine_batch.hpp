@@ -120,6 +120,8 @@ class ProjectBatch {
   std::map<size_t, RulePlan> plans_;  // by rule index, i.e. evaluation order
   std::unordered_map<Uuid, std::vector<Uuid>, UuidHash> monitors_;  // loaded episodes
   std::unordered_map<std::string, Uuid> loaded_ids_;  // planner's text id -> loaded episode id
+  // Loaded episodes' severity, read under their locks: what an update raises it from.
+  std::unordered_map<Uuid, Severity, UuidHash> loaded_severity_;
   std::vector<NewEpisode> new_episodes_;
   std::map<Uuid, EpisodeDelta> deltas_;
   std::vector<Member> members_;

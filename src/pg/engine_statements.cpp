@@ -200,6 +200,16 @@ SpiQuery update_episode_one(
     "v.id " AG_UPDATED,
     {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID});
 
+// The same when the episode's severity before is known (read under its lock): no second read.
+SpiQuery update_episode_known(
+    AG_UPDATE_EPISODES
+    "  FROM (SELECT $1::uuid AS p, $2::uuid AS id, $3::int4 AS n, $4::int4 AS active, "
+    "               $5::timestamptz AS last_at, $6::text AS sev, $7::text AS mons, "
+    "               $8::bool AS reopen, $9::text AS old_sev) AS v "
+    " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "
+    "v.id " AG_UPDATED,
+    {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID});
+
 SpiQuery insert_events(
     "INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail) "
     "SELECT v.p, v.e, v.at, v.kind, v.detail::jsonb "

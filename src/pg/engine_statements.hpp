@@ -21,6 +21,7 @@ extern SpiQuery take_episode_numbers;
 extern SpiQuery insert_episodes;
 extern SpiQuery update_episodes;
 extern SpiQuery update_episode_one;
+extern SpiQuery update_episode_known;  // severity before known
 extern SpiQuery insert_events;
 extern SpiQuery set_alert_episode;
 extern SpiQuery clear_alert_episode;  // a guessed membership that did not hold

@@ -151,16 +151,24 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
 
   auto &u = w.updated;
   if (!u.id.empty()) {
-    uint64 n =
-        u.id.size() == 1
-            ? sql::update_episode_one.run(
-                  {u.project[0].to_datum(), u.id[0].to_datum(), Int32GetDatum(u.count[0]),
-                   Int32GetDatum(u.active[0]), TimestampTzGetDatum(u.last_at[0]),
-                   text_datum(u.severity[0]), text_datum(u.monitors[0]), BoolGetDatum(u.reopen[0])})
-            : sql::update_episodes.run({uuid_array(u.project), uuid_array(u.id),
-                                        int4_array(u.count), int4_array(u.active),
-                                        timestamptz_array(u.last_at), text_array(u.severity),
-                                        text_array(u.monitors), bool_array(u.reopen)});
+    uint64 n;
+    if (u.id.size() == 1) {
+      std::vector<Datum> args = {u.project[0].to_datum(),           u.id[0].to_datum(),
+                                 Int32GetDatum(u.count[0]),         Int32GetDatum(u.active[0]),
+                                 TimestampTzGetDatum(u.last_at[0]), text_datum(u.severity[0]),
+                                 text_datum(u.monitors[0]),         BoolGetDatum(u.reopen[0])};
+      if (u.before[0].empty()) {
+        n = sql::update_episode_one.run(args);
+      } else {
+        args.push_back(text_datum(u.before[0]));
+        n = sql::update_episode_known.run(args);
+      }
+    } else {
+      n = sql::update_episodes.run({uuid_array(u.project), uuid_array(u.id), int4_array(u.count),
+                                    int4_array(u.active), timestamptz_array(u.last_at),
+                                    text_array(u.severity), text_array(u.monitors),
+                                    bool_array(u.reopen)});
+    }
     for (uint64 i = 0; i < n; i++) {
       bool isnull;
       Uuid project = Uuid::from_datum(spi_value(i, 1, &isnull));

@@ -49,6 +49,7 @@ struct Writes {
     std::vector<TimestampTz> last_at;
     std::vector<std::string> severity, monitors;
     std::vector<bool> reopen;
+    std::vector<std::string> before;  // severity before, when read under the lock ("" if not)
   } updated;
   struct {
     std::vector<Uuid> project, episode, alert, rule;
