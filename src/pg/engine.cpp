@@ -71,16 +71,10 @@ void lock_for_batch(const Uuid &project, const std::vector<AlertRow> &rows,
             group_lock_key(project, config->rules[match->first].id.text(), match->second));
   if (!fingerprints.empty()) {
     std::vector<Uuid> projects(fingerprints.size(), project);
-    uint64 n = read_holders(projects, fingerprints);
-    for (uint64 i = 0; i < n; i++) {
-      bool isnull;
-      Datum episode = spi_value(i, 5, &isnull);
-      if (isnull) continue;
-      episodes.push_back(Uuid::from_datum(episode));
-      Datum rule = spi_value(i, 6, &isnull);
-      std::string rule_text = isnull ? "" : Uuid::from_datum(rule).text();
-      Datum key = spi_value(i, 7, &isnull);
-      group_keys.push_back(group_lock_key(project, rule_text, isnull ? "" : text_from_datum(key)));
+    for (const StoredHolder &h : read_holders(projects, fingerprints, {})) {
+      if (!h.episode) continue;
+      episodes.push_back(*h.episode);
+      group_keys.push_back(group_lock_key(project, h.episode_rule, h.episode_key));
     }
   }
   lock_keys(std::move(group_keys));

@@ -1,4 +1,5 @@
 // Deduplication: an active alert with the same fingerprint absorbs a new one.
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -25,7 +26,7 @@ std::unordered_set<Uuid, UuidHash> holder_ids(uint64 n) {
 // such a statement fails with a serialization failure, and the client retries.
 void check_holders_visible(const DedupKeys &dedup,
                            const std::unordered_set<Uuid, UuidHash> &visible,
-                           const std::unordered_map<Uuid, bool, UuidHash> &is_new) {
+                           const std::unordered_set<Uuid, UuidHash> &is_new) {
   uint64 n = sql::active_holders.run_with_snapshot(
       {uuid_array(dedup.projects), text_array(dedup.fingerprints)},
       pg_call([] { return GetLatestSnapshot(); }));
@@ -40,10 +41,58 @@ void check_holders_visible(const DedupKeys &dedup,
 
 }  // namespace
 
-uint64 read_holders(const std::vector<Uuid> &projects, const std::vector<std::string> &fps) {
-  if (fps.size() == 1)
-    return sql::active_holders_one.run({projects[0].to_datum(), text_datum(fps[0])});
-  return sql::active_holders.run({uuid_array(projects), text_array(fps)});
+std::vector<StoredHolder> read_holders(const std::vector<Uuid> &projects,
+                                       const std::vector<std::string> &fps,
+                                       const std::unordered_set<Uuid, UuidHash> &new_rows) {
+  std::vector<StoredHolder> holders;
+  // One fingerprint (a row not stored yet): its holder comes with its episode's group.
+  bool joined = fps.size() == 1;
+  uint64 n = joined ? sql::active_holders_one.run({projects[0].to_datum(), text_datum(fps[0])})
+                    : sql::active_holders.run({uuid_array(projects), text_array(fps)});
+  for (uint64 i = 0; i < n; i++) {
+    bool isnull;
+    StoredHolder h;
+    h.id = Uuid::from_datum(spi_value(i, 2, &isnull));
+    if (new_rows.count(h.id)) continue;
+    h.project = Uuid::from_datum(spi_value(i, 1, &isnull));
+    h.fingerprint = text_from_datum(spi_value(i, 3, &isnull));
+    h.created_at = DatumGetTimestampTz(spi_value(i, 4, &isnull));
+    Datum episode = spi_value(i, 5, &isnull);
+    if (!isnull) h.episode = Uuid::from_datum(episode);
+    if (joined && h.episode) {
+      Datum rule = spi_value(i, 6, &isnull);
+      h.episode_rule = isnull ? "" : Uuid::from_datum(rule).text();
+      Datum key = spi_value(i, 7, &isnull);
+      h.episode_key = isnull ? "" : text_from_datum(key);
+    }
+    holders.push_back(std::move(h));
+  }
+  if (joined) return holders;
+  // A multi-row statement's own rows, stored already, hold most of its fingerprints: only
+  // the older holders' episodes are looked up.
+  std::vector<Uuid> episode_projects, episodes;
+  for (const StoredHolder &h : holders)
+    if (h.episode) {
+      episode_projects.push_back(h.project);
+      episodes.push_back(*h.episode);
+    }
+  if (episodes.empty()) return holders;
+  n = sql::episode_groups.run({uuid_array(episode_projects), uuid_array(episodes)});
+  std::unordered_map<Uuid, std::pair<std::string, std::string>, UuidHash> groups;
+  for (uint64 i = 0; i < n; i++) {
+    bool isnull;
+    Uuid id = Uuid::from_datum(spi_value(i, 1, &isnull));
+    Datum rule = spi_value(i, 2, &isnull);
+    std::string rule_text = isnull ? "" : Uuid::from_datum(rule).text();
+    Datum key = spi_value(i, 3, &isnull);
+    groups[id] = {rule_text, isnull ? "" : text_from_datum(key)};
+  }
+  for (StoredHolder &h : holders)
+    if (h.episode) {
+      auto g = groups.find(*h.episode);
+      if (g != groups.end()) std::tie(h.episode_rule, h.episode_key) = g->second;
+    }
+  return holders;
 }
 
 void find_duplicates(Batches &batches, Writes &w, EngineResult &result, DuplicateLocks &locks,
@@ -56,27 +105,19 @@ void find_duplicates(Batches &batches, Writes &w, EngineResult &result, Duplicat
     keys.push_back(lock_key(LockClass::Fingerprint, dedup.projects[i], dedup.fingerprints[i]));
   lock_keys(std::move(keys));
 
-  std::unordered_map<Uuid, bool, UuidHash> is_new;
+  std::unordered_set<Uuid, UuidHash> is_new;
   for (auto &[project, batch] : batches)
-    for (const AlertRow *row : batch->rows()) is_new[row->id] = true;
-  uint64 n = read_holders(dedup.projects, dedup.fingerprints);
-  std::unordered_set<Uuid, UuidHash> visible = holder_ids(n);
-  for (uint64 i = 0; i < n; i++) {
-    bool isnull;
+    for (const AlertRow *row : batch->rows()) is_new.insert(row->id);
+  std::unordered_set<Uuid, UuidHash> visible;
+  for (StoredHolder &stored : read_holders(dedup.projects, dedup.fingerprints, is_new)) {
+    visible.insert(stored.id);
     ProjectBatch::Holder holder;
-    holder.id = Uuid::from_datum(spi_value(i, 2, &isnull));
-    if (is_new.count(holder.id)) continue;
-    holder.created_at = DatumGetTimestampTz(spi_value(i, 4, &isnull));
-    Datum episode = spi_value(i, 5, &isnull);
-    if (!isnull) {
-      holder.episode = Uuid::from_datum(episode);
-      Datum rule = spi_value(i, 6, &isnull);
-      holder.episode_rule = isnull ? "" : Uuid::from_datum(rule).text();
-      Datum key = spi_value(i, 7, &isnull);
-      holder.episode_key = isnull ? "" : text_from_datum(key);
-    }
-    batches.at(Uuid::from_datum(spi_value(i, 1, &isnull)))
-        ->add_holder(text_from_datum(spi_value(i, 3, &isnull)), std::move(holder));
+    holder.id = stored.id;
+    holder.created_at = stored.created_at;
+    holder.episode = stored.episode;
+    holder.episode_rule = std::move(stored.episode_rule);
+    holder.episode_key = std::move(stored.episode_key);
+    batches.at(stored.project)->add_holder(stored.fingerprint, std::move(holder));
   }
   if (IsolationUsesXactSnapshot()) check_holders_visible(dedup, visible, is_new);
   for (auto &[project, batch] : batches) batch->resolve_duplicates(w, result.deduplicated, locks);

@@ -6,21 +6,29 @@ namespace ag::pg::statements {
 // every alert of the project; the oldest holder is picked in C++. Each key is looked up on
 // its own (LATERAL ... OFFSET 0): a generic plan must not turn the join around when the
 // statistics say few alerts are active.
-// The holder's episode comes with its rule and key: absorbing a duplicate touches that
-// episode, so its group lock is taken with the statement's others.
+// Absorbing a duplicate touches the holder's episode, so its group lock is taken with the
+// statement's others: the episode's rule and key come with the one-fingerprint read, and
+// from episode_groups for the older holders of a multi-row statement.
 #define AG_HOLDER_EPISODE                                                                \
   "  LEFT JOIN alert_grouping.episodes AS e ON e.project_id OPERATOR(pg_catalog.=) k.p " \
   "   AND e.id OPERATOR(pg_catalog.=) a.episode_id"
 SpiQuery active_holders(
-    "SELECT k.p, a.id, k.f, a.created_at, a.episode_id, e.rule_id, e.group_key "
+    "SELECT k.p, a.id, k.f, a.created_at, a.episode_id "
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::text[])) AS k(p, f) "
     " CROSS JOIN LATERAL (SELECT a.id, a.created_at, a.episode_id "
     "                       FROM alert_grouping.alerts AS a "
     "                      WHERE a.project_id OPERATOR(pg_catalog.=) k.p "
     "                        AND a.fingerprint OPERATOR(pg_catalog.=) k.f "
-    "                        AND a.state OPERATOR(pg_catalog.<>) 'resolved' OFFSET 0) AS "
-    "a" AG_HOLDER_EPISODE,
+    "                        AND a.state OPERATOR(pg_catalog.<>) 'resolved' OFFSET 0) AS a",
     {UUIDARRAYOID, TEXTARRAYOID});
+
+// The group (rule and key) of the holders' episodes.
+SpiQuery episode_groups(
+    "SELECT e.id, e.rule_id, e.group_key "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[])) AS k(p, id) "
+    "  JOIN alert_grouping.episodes AS e ON e.project_id OPERATOR(pg_catalog.=) k.p "
+    "   AND e.id OPERATOR(pg_catalog.=) k.id",
+    {UUIDARRAYOID, UUIDARRAYOID});
 
 // The same for one fingerprint (a single-row INSERT), without the array machinery.
 SpiQuery active_holders_one(

@@ -9,6 +9,7 @@ namespace ag::pg::statements {
 
 extern SpiQuery active_holders;      // (project, fingerprint) -> active alerts
 extern SpiQuery active_holders_one;  // the same for one fingerprint
+extern SpiQuery episode_groups;      // (project, episode) -> rule, group key
 extern SpiQuery still_active;        // (project, alert) -> the ones still active
 extern SpiQuery absorb_duplicates;   // bump duplicate_count / severity of holders
 extern SpiQuery absorb_duplicate_one;

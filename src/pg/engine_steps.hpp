@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -20,9 +21,20 @@ struct DedupKeys {
   std::vector<std::string> fingerprints;
 };
 
-// Active alerts holding the fingerprints (SPI_tuptable: project, id, fingerprint,
-// created_at, episode_id, episode rule, episode key); returns the row count.
-uint64 read_holders(const std::vector<Uuid> &projects, const std::vector<std::string> &fps);
+// An active alert holding a fingerprint, with its episode's group (rule and key), which
+// absorbing a duplicate touches.
+struct StoredHolder {
+  Uuid project, id;
+  std::string fingerprint;
+  TimestampTz created_at = 0;
+  std::optional<Uuid> episode;
+  std::string episode_rule, episode_key;
+};
+
+// The active alerts holding the fingerprints, except the given new rows of the statement.
+std::vector<StoredHolder> read_holders(const std::vector<Uuid> &projects,
+                                       const std::vector<std::string> &fps,
+                                       const std::unordered_set<Uuid, UuidHash> &new_rows);
 
 // Duplicates, decided before anything is written: the fingerprint locks, the stored holders,
 // which new rows each absorbs. Holders' episodes join the group and episode locks.
