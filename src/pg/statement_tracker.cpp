@@ -52,9 +52,15 @@ void on_executor_start(QueryDesc *query, int eflags) {
   else
     standard_ExecutorStart(query, eflags);
   Oid relation;
-  if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && single_row_insert(query, &relation))
-    running.push_back(
-        {query, query->estate->es_output_cid, relation, GetCurrentSubTransactionId()});
+  if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && single_row_insert(query, &relation)) {
+    // No C++ exception may leave this hook: without memory the statement is simply not
+    // tracked, and its row takes the statement-level path.
+    try {
+      running.push_back(
+          {query, query->estate->es_output_cid, relation, GetCurrentSubTransactionId()});
+    } catch (...) {
+    }
+  }
 }
 
 void on_executor_end(QueryDesc *query) {
