@@ -1,5 +1,9 @@
 // Candidate episodes: the open (or recently resolved) episodes of each rule and key the
 // statement's alerts may join, read under the group locks and their own episode locks.
+#include <algorithm>
+#include <string>
+#include <unordered_set>
+
 #include "engine_locks.hpp"
 #include "engine_statements.hpp"
 #include "engine_steps.hpp"
@@ -20,35 +24,24 @@ uint64 read_candidates(bool open, const CandidateRequests &r) {
             timestamptz_array(r.since)});
 }
 
-}  // namespace
+struct Candidate {
+  Uuid project, rule, id;
+  EpisodeState state;
+  std::vector<Uuid> monitors;
+};
 
-// A lifecycle function (resolve_episode, ...) changes an episode under its episode lock
-// only: what it changed before releasing the lock must be seen, and nothing may change
-// the episode afterwards. So the read counts only if every episode found was already locked
-// when it ran (the engine locks the episodes it expects first); otherwise the missing locks
-// are taken and the candidates read again.
-void load_candidates(bool open, const CandidateRequests &requests, Batches &batches,
-                     std::unordered_set<int64> &held) {
-  if (requests.project.empty()) return;
-  uint64 n = read_candidates(open, requests);
-  if (n == 0) return;
-  std::vector<int64> missing;
+// The rows of the last read_candidates.
+std::vector<Candidate> parse_candidates(uint64 n) {
+  std::vector<Candidate> out;
+  out.reserve(n);
   for (uint64 i = 0; i < n; i++) {
     bool isnull;
-    int64 key = episode_lock_key(Uuid::from_datum(spi_value(i, 1, &isnull)),
-                                 Uuid::from_datum(spi_value(i, 3, &isnull)));
-    if (!held.count(key)) missing.push_back(key);
-  }
-  if (!missing.empty()) {
-    held.insert(missing.begin(), missing.end());
-    lock_keys(std::move(missing));
-    n = read_candidates(open, requests);
-  }
-  for (uint64 i = 0; i < n; i++) {
-    bool isnull;
-    EpisodeState e;
-    Uuid id = Uuid::from_datum(spi_value(i, 3, &isnull));
-    e.id = id.text();
+    Candidate c;
+    c.project = Uuid::from_datum(spi_value(i, 1, &isnull));
+    c.rule = Uuid::from_datum(spi_value(i, 2, &isnull));
+    c.id = Uuid::from_datum(spi_value(i, 3, &isnull));
+    EpisodeState &e = c.state;
+    e.id = c.id.text();
     e.group_key = text_from_datum(spi_value(i, 4, &isnull));
     e.first_title = text_from_datum(spi_value(i, 5, &isnull));
     e.started_at_us = DatumGetTimestampTz(spi_value(i, 6, &isnull));
@@ -58,12 +51,59 @@ void load_candidates(bool open, const CandidateRequests &requests, Batches &batc
     e.severity = severity_from_text(spi_value(i, 9, &isnull));
     e.alert_count = DatumGetInt32(spi_value(i, 10, &isnull));
     e.reopen_count = DatumGetInt32(spi_value(i, 11, &isnull));
-    std::vector<Uuid> monitors = uuids_from_array(spi_value(i, 12, &isnull));
+    c.monitors = uuids_from_array(spi_value(i, 12, &isnull));
     e.resolved = DatumGetBool(spi_value(i, 13, &isnull));
-    batches.at(Uuid::from_datum(spi_value(i, 1, &isnull)))
-        ->add_candidate(Uuid::from_datum(spi_value(i, 2, &isnull)), id, std::move(e),
-                        std::move(monitors));
+    out.push_back(std::move(c));
   }
+  return out;
+}
+
+std::string group_of(const Uuid &project, const Uuid &rule, const std::string &key) {
+  return project.text() + rule.text() + key;
+}
+
+}  // namespace
+
+// A lifecycle function (resolve_episode, ...) changes an episode under its episode lock
+// only: what it changed before releasing the lock must be seen, and nothing may change
+// the episode afterwards. So a key's read counts only if every episode found for it was
+// already locked when it ran (the engine locks the episodes it expects first); the keys
+// that found another have those locks taken and are read again.
+void load_candidates(bool open, const CandidateRequests &requests, Batches &batches,
+                     std::unordered_set<int64> &held) {
+  if (requests.project.empty()) return;
+  uint64 n = read_candidates(open, requests);
+  if (n == 0) return;
+  std::vector<Candidate> found = parse_candidates(n);
+  std::vector<int64> missing;
+  std::unordered_set<std::string> stale;  // keys read before all their locks were held
+  for (const Candidate &c : found) {
+    int64 key = episode_lock_key(c.project, c.id);
+    if (held.count(key)) continue;
+    missing.push_back(key);
+    stale.insert(group_of(c.project, c.rule, c.state.group_key));
+  }
+  if (!missing.empty()) {
+    held.insert(missing.begin(), missing.end());
+    lock_keys(std::move(missing));
+    CandidateRequests again;
+    for (size_t i = 0; i < requests.project.size(); i++)
+      if (stale.count(group_of(requests.project[i], requests.rule[i], requests.key[i])))
+        again.add(requests.project[i], requests.rule[i], requests.key[i], requests.since[i]);
+    found.erase(std::remove_if(found.begin(), found.end(),
+                               [&](const Candidate &c) {
+                                 return stale.count(group_of(c.project, c.rule, c.state.group_key));
+                               }),
+                found.end());
+    // Locked now: what this read finds cannot change before the transaction ends.
+    std::vector<Candidate> fresh = parse_candidates(read_candidates(open, again));
+    for (Candidate &c : fresh) {
+      held.insert(episode_lock_key(c.project, c.id));
+      found.push_back(std::move(c));
+    }
+  }
+  for (Candidate &c : found)
+    batches.at(c.project)->add_candidate(c.rule, c.id, std::move(c.state), std::move(c.monitors));
 }
 
 }  // namespace ag::pg
