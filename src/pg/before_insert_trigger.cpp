@@ -162,6 +162,22 @@ HeapTuple guess_membership(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   return set_membership(tuple, desc, c, guess->episode, guess->rule, guess->similarity_score);
 }
 
+// A guess is only an optimisation: when the core fails on it (a C++ exception), the row is
+// stored without one and the statement-level pass decides it, recording the failure if
+// deciding fails too. A PostgreSQL error (caught without a subtransaction) and a lack of
+// memory still end the statement.
+HeapTuple guess_or_keep(HeapTuple tuple, TupleDesc desc, const Columns &c) {
+  try {
+    return guess_membership(tuple, desc, c);
+  } catch (const PgError &) {
+    throw;
+  } catch (const std::bad_alloc &) {
+    throw;
+  } catch (const std::exception &) {
+    return tuple;
+  }
+}
+
 struct RowContext {
   HeapTuple tuple;
   TupleDesc desc;
@@ -221,7 +237,7 @@ extern "C" Datum ag_alerts_before_insert(PG_FUNCTION_ARGS) {
     context->tuple = fill_columns(trigdata->tg_trigtuple, desc, columns);
     if (!engine_may_see(trigdata, context->tuple, columns)) return;
     if (!running_single_row_insert(RelationGetRelid(trigdata->tg_relation))) {
-      context->tuple = guess_membership(context->tuple, desc, columns);
+      context->tuple = guess_or_keep(context->tuple, desc, columns);
       return;
     }
     // A missing key is the NOT NULL constraint's to report, after this trigger.
