@@ -120,7 +120,7 @@ void write_statement(void *context, EnginePlan &plan) {
   removed.project.insert(removed.project.end(), c.rows->duplicate_projects.begin(),
                          c.rows->duplicate_projects.end());
   removed.id.insert(removed.id.end(), c.rows->duplicate_ids.begin(), c.rows->duplicate_ids.end());
-  plan.predicted = c.rows->guesses;
+  plan.predicted = std::move(c.rows->guesses);
   write_plan(plan);
 }
 

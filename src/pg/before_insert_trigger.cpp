@@ -5,6 +5,7 @@
 // statements, COPY included, are decided by the statement-level trigger once they are all
 // stored (alert_trigger.cpp), under locks taken in one sorted pass; each is stored with the
 // episode it most likely joins, so that only the rows whose guess fails are written again.
+#include "alert_columns.hpp"
 #include "engine.hpp"
 #include "engine_batch.hpp"
 #include "engine_guard.hpp"
@@ -23,23 +24,7 @@ using namespace ag::pg;
 
 namespace {
 
-struct Columns {
-  int fingerprint, dedup_key, monitor, title, labels, id, project, episode, added_by, added_at,
-      rule, score;
-  explicit Columns(TupleDesc desc)
-      : fingerprint(SPI_fnumber(desc, "fingerprint")),
-        dedup_key(SPI_fnumber(desc, "dedup_key")),
-        monitor(SPI_fnumber(desc, "monitor_id")),
-        title(SPI_fnumber(desc, "title")),
-        labels(SPI_fnumber(desc, "labels")),
-        id(SPI_fnumber(desc, "id")),
-        project(SPI_fnumber(desc, "project_id")),
-        episode(SPI_fnumber(desc, "episode_id")),
-        added_by(SPI_fnumber(desc, "added_by")),
-        added_at(SPI_fnumber(desc, "added_at")),
-        rule(SPI_fnumber(desc, "rule_id")),
-        score(SPI_fnumber(desc, "similarity_score")) {}
-};
+using Columns = AlertColumns;
 
 std::string computed_fingerprint(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   bool isnull;
@@ -142,11 +127,9 @@ HeapTuple guess_membership(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   Uuid project = Uuid::from_datum(project_datum);
   auto config = cached_project_config(project);
   if (!config || !config->grouping_enabled || config->rules.empty()) return tuple;
-  int attnums[kAlertColumnCount];
-  for (int i = 0; i < kAlertColumnCount; i++) attnums[i] = SPI_fnumber(desc, kAlertColumns[i]);
   AlertRowReader reader;
   AlertRow row = reader.read(
-      [&](int i, bool *null) { return heap_getattr(tuple, attnums[i], desc, null); }, 0);
+      [&](int i, bool *null) { return heap_getattr(tuple, c.reader[i], desc, null); }, 0);
   auto match = first_match(*config, row.alert, std::nullopt);
   if (!match) return tuple;
   const CompiledRule &rule = config->rules[match->first];
@@ -181,18 +164,20 @@ HeapTuple guess_or_keep(HeapTuple tuple, TupleDesc desc, const Columns &c) {
 struct RowContext {
   HeapTuple tuple;
   TupleDesc desc;
+  const Columns *columns;
   Uuid project, id;
   UnstoredRow unstored;
 };
 
 void decide_row(void *context, std::unique_ptr<EnginePlan> &plan) {
   auto &c = *static_cast<RowContext *>(context);
-  int attnums[kAlertColumnCount];
-  for (int i = 0; i < kAlertColumnCount; i++) attnums[i] = SPI_fnumber(c.desc, kAlertColumns[i]);
   AlertRowReader reader;
   std::vector<AlertRow> rows;
   rows.push_back(reader.read(
-      [&](int i, bool *isnull) { return heap_getattr(c.tuple, attnums[i], c.desc, isnull); }, 0));
+      [&](int i, bool *isnull) {
+        return heap_getattr(c.tuple, c.columns->reader[i], c.desc, isnull);
+      },
+      0));
   EngineOptions options;
   plan = decide(rows, options);
 }
@@ -228,10 +213,12 @@ extern "C" Datum ag_alerts_before_insert(PG_FUNCTION_ARGS) {
     ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                     errmsg("alerts_before_insert must fire BEFORE INSERT FOR EACH ROW")));
   TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
-  const Columns columns(desc);
+  // Copied: the cache may be replaced by a lookup from a nested statement.
+  const Columns columns = alert_columns(trigdata->tg_relation);
   // Plain data only from here on: an error raised below must not skip a C++ destructor.
   RowContext *context = new (palloc0(sizeof(RowContext))) RowContext();
   context->desc = desc;
+  context->columns = &columns;
   bool decide = false;
   PendingError error = capture_errors([&] {
     context->tuple = fill_columns(trigdata->tg_trigtuple, desc, columns);

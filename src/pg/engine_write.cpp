@@ -37,21 +37,38 @@ void absorb_duplicates(const Writes &w, UnstoredRow *unstored) {
   if (!ids.empty()) sql::delete_alerts.run({uuid_array(projects), uuid_array(ids)});
 }
 
+using Members = decltype(Writes::members);
+
+// Keeps only the members for which drop(i) is false, in order.
+template <typename Drop>
+void drop_members(Members &m, Drop &&drop) {
+  size_t kept = 0;
+  for (size_t i = 0; i < m.alert.size(); i++) {
+    if (drop(i)) continue;
+    m.project[kept] = m.project[i];
+    m.episode[kept] = m.episode[i];
+    m.alert[kept] = m.alert[i];
+    m.rule[kept] = m.rule[i];
+    m.score[kept] = m.score[i];
+    m.no_score[kept] = m.no_score[i];
+    kept++;
+  }
+  for (auto *column : {&m.project, &m.episode, &m.alert, &m.rule}) column->resize(kept);
+  m.score.resize(kept);
+  m.no_score.resize(kept);
+}
+
 // Leaves the unstored row's membership out of the members to write back, into unstored.
 void take_unstored_member(Writes &w, UnstoredRow &unstored) {
   auto &m = w.members;
-  for (size_t i = 0; i < m.alert.size(); i++) {
-    if (m.alert[i] != unstored.id) continue;
+  drop_members(m, [&](size_t i) {
+    if (m.alert[i] != unstored.id) return false;
     unstored.grouped = true;
     unstored.episode = m.episode[i];
     unstored.rule = m.rule[i];
     if (!m.no_score[i]) unstored.score = m.score[i];
-    for (auto *column : {&m.project, &m.episode, &m.alert, &m.rule})
-      column->erase(column->begin() + long(i));
-    m.score.erase(m.score.begin() + long(i));
-    m.no_score.erase(m.no_score.begin() + long(i));
-    return;
-  }
+    return true;
+  });
 }
 
 // Scores are stored as numeric(5,4): equal when they round alike.
@@ -65,28 +82,15 @@ bool same_score(const std::optional<double> &guessed, bool no_score, double scor
 void keep_guesses(EnginePlan &plan) {
   auto &m = plan.writes.members;
   auto &guesses = plan.predicted;
-  size_t kept = 0;
-  for (size_t i = 0; i < m.alert.size(); i++) {
+  drop_members(m, [&](size_t i) {
     auto guess = guesses.find(m.alert[i]);
-    bool holds = guess != guesses.end() && guess->second.rule == m.rule[i] &&
-                 guess->second.episode == m.episode[i] &&
+    if (guess == guesses.end()) return false;
+    bool holds = guess->second.rule == m.rule[i] && guess->second.episode == m.episode[i] &&
                  same_score(guess->second.similarity_score, m.no_score[i], m.score[i]);
-    if (guess != guesses.end()) guesses.erase(guess);
-    if (holds) {
-      plan.result.grouped++;
-      continue;
-    }
-    m.project[kept] = m.project[i];
-    m.episode[kept] = m.episode[i];
-    m.alert[kept] = m.alert[i];
-    m.rule[kept] = m.rule[i];
-    m.score[kept] = m.score[i];
-    m.no_score[kept] = m.no_score[i];
-    kept++;
-  }
-  for (auto *column : {&m.project, &m.episode, &m.alert, &m.rule}) column->resize(kept);
-  m.score.resize(kept);
-  m.no_score.resize(kept);
+    guesses.erase(guess);
+    if (holds) plan.result.grouped++;
+    return holds;
+  });
   for (const Uuid &id : plan.writes.removed.id) guesses.erase(id);
   if (guesses.empty()) return;
   std::vector<Uuid> projects, ids;
@@ -187,14 +191,9 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
 
   auto &m = w.members;
   if (!m.alert.empty()) {
-    Datum added_by =
-        pg_call([&] { return PointerGetDatum(cstring_to_text(plan.added_by.c_str())); });
-    std::vector<Datum> members = {added_by,
-                                  uuid_array(m.project),
-                                  uuid_array(m.alert),
-                                  uuid_array(m.episode),
-                                  uuid_array(m.rule),
-                                  float8_array(m.score, m.no_score)};
+    std::vector<Datum> members = {text_datum(plan.added_by), uuid_array(m.project),
+                                  uuid_array(m.alert),       uuid_array(m.episode),
+                                  uuid_array(m.rule),        float8_array(m.score, m.no_score)};
     if (membership_on_alert_rows()) {
       sql::set_alert_episode.run(members);
     } else {

@@ -1,6 +1,7 @@
 // Module entry: GUCs and the rule-cache invalidation hook.
 #include "module.hpp"
 
+#include "alert_columns.hpp"
 #include "engine_latency.hpp"
 #include "episode_prediction.hpp"
 #include "guard.hpp"
@@ -49,4 +50,5 @@ void _PG_init(void) {
   ag::pg::register_statement_tracker();
   ag::pg::register_episode_prediction();
   ag::pg::register_engine_latency();
+  ag::pg::register_alert_columns_cache();
 }
