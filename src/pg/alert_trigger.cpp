@@ -4,6 +4,7 @@
 // among them; rows it stored with a guessed episode are decided like the others, and only
 // those whose guess does not hold are written again; rows that arrive grouped (episode_id
 // set by the client: a restore) are stored as they are.
+#include "alert_columns.hpp"
 #include "engine.hpp"
 #include "engine_guard.hpp"
 #include "engine_latency.hpp"
@@ -43,7 +44,8 @@ void scan(Tuplestorestate *store, TupleDesc desc, Visit &&visit) {
 void collect_guesses(Relation rel, Tuplestorestate *store, NewRows &out) {
   if (!any_predicted()) return;
   TupleDesc desc = RelationGetDescr(rel);
-  int project_att = SPI_fnumber(desc, "project_id"), id_att = SPI_fnumber(desc, "id");
+  const AlertColumns columns = alert_columns(rel);
+  int project_att = columns.project, id_att = columns.id;
   scan(store, desc, [&](TupleTableSlot *slot) {
     bool no_id, no_project;
     Datum id = pg_call([&] { return slot_getattr(slot, id_att, &no_id); });
@@ -57,10 +59,10 @@ void collect_guesses(Relation rel, Tuplestorestate *store, NewRows &out) {
 
 void read_new_rows(Relation rel, Tuplestorestate *store, NewRows &out) {
   TupleDesc desc = RelationGetDescr(rel);
-  int attnums[kAlertColumnCount];
-  for (int i = 0; i < kAlertColumnCount; i++) attnums[i] = SPI_fnumber(desc, kAlertColumns[i]);
-  int id_att = SPI_fnumber(desc, "id");
-  int episode_att = SPI_fnumber(desc, "episode_id");
+  const AlertColumns columns = alert_columns(rel);
+  const int *attnums = columns.reader;
+  int id_att = columns.id;
+  int episode_att = columns.episode;
   AlertRowReader reader;
   size_t ordinal = 0;
   scan(store, desc, [&](TupleTableSlot *slot) {
