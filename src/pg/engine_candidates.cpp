@@ -7,6 +7,7 @@
 #include "engine_locks.hpp"
 #include "engine_statements.hpp"
 #include "engine_steps.hpp"
+#include "index_reads.hpp"
 
 namespace ag::pg {
 
@@ -14,29 +15,13 @@ namespace {
 
 namespace sql = statements;
 
-uint64 read_candidates(bool open, const CandidateRequests &r) {
-  if (r.project.size() == 1)
-    return (open ? sql::open_episodes_one : sql::resolved_episodes_one)
-        .run({r.project[0].to_datum(), r.rule[0].to_datum(), text_datum(r.key[0]),
-              TimestampTzGetDatum(r.since[0])});
-  return (open ? sql::open_episodes : sql::resolved_episodes)
-      .run({uuid_array(r.project), uuid_array(r.rule), text_array(r.key),
-            timestamptz_array(r.since)});
-}
-
-struct Candidate {
-  Uuid project, rule, id;
-  EpisodeState state;
-  std::vector<Uuid> monitors;
-};
-
-// The rows of the last read_candidates.
-std::vector<Candidate> parse_candidates(uint64 n) {
-  std::vector<Candidate> out;
+// The rows of the last SPI read of candidates.
+std::vector<CandidateEpisode> parse_candidates(uint64 n) {
+  std::vector<CandidateEpisode> out;
   out.reserve(n);
   for (uint64 i = 0; i < n; i++) {
     bool isnull;
-    Candidate c;
+    CandidateEpisode c;
     c.project = Uuid::from_datum(spi_value(i, 1, &isnull));
     c.rule = Uuid::from_datum(spi_value(i, 2, &isnull));
     c.id = Uuid::from_datum(spi_value(i, 3, &isnull));
@@ -58,6 +43,21 @@ std::vector<Candidate> parse_candidates(uint64 n) {
   return out;
 }
 
+std::vector<CandidateEpisode> read_candidates(bool open, const CandidateRequests &r) {
+  if (r.project.empty()) return {};
+  if (r.project.size() == 1) {
+    if (index_reads_available())
+      if (auto found = index_read_candidates(open, r.project[0], r.rule[0], r.key[0], r.since[0]))
+        return std::move(*found);
+    return parse_candidates((open ? sql::open_episodes_one : sql::resolved_episodes_one)
+                                .run({r.project[0].to_datum(), r.rule[0].to_datum(),
+                                      text_datum(r.key[0]), TimestampTzGetDatum(r.since[0])}));
+  }
+  return parse_candidates((open ? sql::open_episodes : sql::resolved_episodes)
+                              .run({uuid_array(r.project), uuid_array(r.rule), text_array(r.key),
+                                    timestamptz_array(r.since)}));
+}
+
 std::string group_of(const Uuid &project, const Uuid &rule, const std::string &key) {
   return project.text() + rule.text() + key;
 }
@@ -72,12 +72,11 @@ std::string group_of(const Uuid &project, const Uuid &rule, const std::string &k
 void load_candidates(bool open, const CandidateRequests &requests, Batches &batches,
                      std::unordered_set<int64> &held) {
   if (requests.project.empty()) return;
-  uint64 n = read_candidates(open, requests);
-  if (n == 0) return;
-  std::vector<Candidate> found = parse_candidates(n);
+  std::vector<CandidateEpisode> found = read_candidates(open, requests);
+  if (found.empty()) return;
   std::vector<int64> missing;
   std::unordered_set<std::string> stale;  // keys read before all their locks were held
-  for (const Candidate &c : found) {
+  for (const CandidateEpisode &c : found) {
     int64 key = episode_lock_key(c.project, c.id);
     if (held.count(key)) continue;
     missing.push_back(key);
@@ -91,18 +90,17 @@ void load_candidates(bool open, const CandidateRequests &requests, Batches &batc
       if (stale.count(group_of(requests.project[i], requests.rule[i], requests.key[i])))
         again.add(requests.project[i], requests.rule[i], requests.key[i], requests.since[i]);
     found.erase(std::remove_if(found.begin(), found.end(),
-                               [&](const Candidate &c) {
+                               [&](const CandidateEpisode &c) {
                                  return stale.count(group_of(c.project, c.rule, c.state.group_key));
                                }),
                 found.end());
     // Locked now: what this read finds cannot change before the transaction ends.
-    std::vector<Candidate> fresh = parse_candidates(read_candidates(open, again));
-    for (Candidate &c : fresh) {
+    for (CandidateEpisode &c : read_candidates(open, again)) {
       held.insert(episode_lock_key(c.project, c.id));
       found.push_back(std::move(c));
     }
   }
-  for (Candidate &c : found)
+  for (CandidateEpisode &c : found)
     batches.at(c.project)->add_candidate(c.rule, c.id, std::move(c.state), std::move(c.monitors));
 }
 

@@ -6,6 +6,7 @@
 #include "engine_locks.hpp"
 #include "engine_statements.hpp"
 #include "engine_steps.hpp"
+#include "index_reads.hpp"
 
 namespace ag::pg {
 
@@ -47,6 +48,12 @@ std::vector<StoredHolder> read_holders(const std::vector<Uuid> &projects,
   std::vector<StoredHolder> holders;
   // One fingerprint (a row not stored yet): its holder comes with its episode's group.
   bool joined = fps.size() == 1;
+  if (joined && index_reads_available())
+    if (auto read = index_read_holders(projects[0], fps[0])) {
+      for (StoredHolder &h : *read)
+        if (!new_rows.count(h.id)) holders.push_back(std::move(h));
+      return holders;
+    }
   uint64 n = joined ? sql::active_holders_one.run({projects[0].to_datum(), text_datum(fps[0])})
                     : sql::active_holders.run({uuid_array(projects), text_array(fps)});
   for (uint64 i = 0; i < n; i++) {

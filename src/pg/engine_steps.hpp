@@ -31,6 +31,13 @@ struct StoredHolder {
   std::string episode_rule, episode_key;
 };
 
+// A candidate episode as read: its rule, the planner's view of it, and its monitors.
+struct CandidateEpisode {
+  Uuid project, rule, id;
+  EpisodeState state;
+  std::vector<Uuid> monitors;
+};
+
 // The active alerts holding the fingerprints, except the given new rows of the statement.
 std::vector<StoredHolder> read_holders(const std::vector<Uuid> &projects,
                                        const std::vector<std::string> &fps,
