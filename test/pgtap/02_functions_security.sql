@@ -1,7 +1,7 @@
 -- Functions: the contract's signatures, pinned search_path on every function, no SECURITY
 -- DEFINER, no EXECUTE for PUBLIC, and grant_access() / revoke_access().
 BEGIN;
-SELECT plan(82);
+SELECT plan(85);
 
 -- The contract's public functions: signature, result type.
 CREATE TEMP TABLE contract_functions (fn name, args name[], returns text, sig text) ON COMMIT DROP;
@@ -63,9 +63,14 @@ SELECT is_empty($$
     'no function of the schema is SECURITY DEFINER');
 SELECT is_empty($$
     SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
-     WHERE p.pronamespace = 'alert_grouping'::regnamespace
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.proname <> 'membership_is_valid'
        AND NOT COALESCE(p.proconfig = ARRAY['search_path=pg_catalog, pg_temp'], false)$$,
     'every function of the schema, C ones included, has SET search_path = pg_catalog, pg_temp');
+-- But the check constraint's function: it names no object, so a search_path pin would protect
+-- nothing, and setting it costs a GUC change and its undoing for every row written.
+SELECT is((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
+            WHERE p.oid = 'alert_grouping.membership_is_valid(uuid,text,timestamptz,uuid,numeric)'::regprocedure),
+          NULL, 'membership_is_valid has no SET clause');
 SELECT isnt_empty($$
     SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
       JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang
@@ -88,9 +93,21 @@ SELECT cmp_ok((SELECT count(*)::int FROM pg_catalog.pg_proc
               'the schema has its functions (the next check is not vacuous)');
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
-     WHERE p.pronamespace = 'alert_grouping'::regnamespace
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.proname <> 'membership_is_valid'
        AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')$$,
-    'no function of the schema is executable by PUBLIC');
+    'no function of the schema is executable by PUBLIC, but the check constraint''s');
+-- Every role that writes alerts evaluates alerts_membership_check, so its function is
+-- PUBLIC's to execute; it may only look at its arguments.
+SELECT ok((SELECT p.provolatile = 'i' AND NOT p.prosecdef AND l.lanname = 'c'
+                  AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+             FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang
+            WHERE p.oid = 'alert_grouping.membership_is_valid(uuid,text,timestamptz,uuid,numeric)'::regprocedure),
+          'membership_is_valid is executable by PUBLIC, immutable, SECURITY INVOKER, in C');
+SELECT matches((SELECT pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint AS c
+                 WHERE c.conrelid = 'alert_grouping.alerts'::regclass
+                   AND c.conname = 'alerts_membership_check'),
+               'alert_grouping\.membership_is_valid\(episode_id, added_by, added_at, rule_id, similarity_score\)',
+               'alerts_membership_check is the call of membership_is_valid on the membership columns');
 
 ------------------------------------------------------------------------------------------
 -- 4. grant_access()

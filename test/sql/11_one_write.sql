@@ -169,3 +169,44 @@ SELECT added_by, count(*) FROM alert_grouping.episode_members
 SELECT statements > 0 AS timed, rows >= statements AS rows_counted, p50_ms <= p99_ms AS ordered,
        p99_ms <= max_ms * 1.2 AS bounded
   FROM alert_grouping.engine_latency();
+
+-- alerts_membership_check (membership_is_valid): membership facts exist exactly when the alert
+-- belongs to an episode, with the contract's added_by values and a score between 0 and 1.
+-- Each change is tried and rolled back.
+CREATE FUNCTION pg_temp.try_membership(assignments text, grouped boolean) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    refused_by text;
+BEGIN
+    EXECUTE format('UPDATE alert_grouping.alerts SET %s WHERE project_id = %L AND id = %L',
+                   assignments, '00000000-0000-0000-0000-0000000000f1',
+                   (SELECT a.id FROM alert_grouping.alerts a
+                     WHERE a.project_id = '00000000-0000-0000-0000-0000000000f1'
+                       AND (a.episode_id IS NOT NULL) = grouped
+                     ORDER BY a.created_at, a.title LIMIT 1));
+    RAISE SQLSTATE 'P0001';
+EXCEPTION
+    WHEN check_violation THEN
+        GET STACKED DIAGNOSTICS refused_by = CONSTRAINT_NAME;
+        RETURN 'refused by ' || refused_by;
+    WHEN SQLSTATE 'P0001' THEN
+        RETURN 'accepted';
+END
+$$;
+SELECT t.grouped, t.assignments, pg_temp.try_membership(t.assignments, t.grouped) AS result
+  FROM (VALUES
+    (true, $$added_by = 'bogus'$$),
+    (true, 'added_by = NULL'),
+    (true, 'added_at = NULL'),
+    (true, 'similarity_score = 1.5'),
+    (true, 'similarity_score = -0.1'),
+    (true, $$similarity_score = 'NaN'$$),
+    (true, 'episode_id = NULL'),
+    (true, $$added_by = 'manual', similarity_score = 0.5$$),
+    (true, $$similarity_score = 1, rule_id = NULL$$),
+    (true, 'episode_id = NULL, added_by = NULL, added_at = NULL, rule_id = NULL, similarity_score = NULL'),
+    (false, $$added_by = 'rule'$$),
+    (false, $$rule_id = '00000000-0000-0000-0000-0000000000f1'$$),
+    (false, 'similarity_score = 0.5'),
+    (false, 'added_at = now()'),
+    (false, 'title = title')) AS t(grouped, assignments);
