@@ -90,6 +90,27 @@ void read_new_rows(Relation rel, Tuplestorestate *store, NewRows &out) {
   });
 }
 
+// A single-row INSERT decided before its row was stored (before_insert_trigger.cpp) needs
+// no deciding here, so no subtransaction: at most its duplicate to delete. False for any
+// other statement, with nothing taken.
+bool take_decided_row(Relation rel, Tuplestorestate *store, NewRows &out) {
+  if (pg_call([&] { return tuplestore_tuple_count(store); }) != 1) return false;
+  int id_att = alert_columns(rel).id;
+  bool decided = false;
+  scan(store, RelationGetDescr(rel), [&](TupleTableSlot *slot) {
+    bool isnull;
+    Datum id = pg_call([&] { return slot_getattr(slot, id_att, &isnull); });
+    DecidedAlert row;
+    if (isnull || !take_decided(Uuid::from_datum(id), &row)) return;
+    decided = true;
+    if (row.duplicate) {
+      out.duplicate_projects.push_back(row.project);
+      out.duplicate_ids.push_back(row.id);
+    }
+  });
+  return decided;
+}
+
 struct StatementContext {
   TriggerData *trigdata;
   NewRows *rows;
@@ -147,20 +168,25 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
   StatementContext context{trigdata, rows};
   EnginePlan *plan = nullptr;
   int64 started = monotonic_us();
-  PendingError error =
-      capture_errors([&] { collect_guesses(trigdata->tg_relation, trigdata->tg_newtable, *rows); });
+  bool decided = false;
+  PendingError error = capture_errors([&] {
+    decided = take_decided_row(trigdata->tg_relation, trigdata->tg_newtable, *rows);
+    if (!decided) collect_guesses(trigdata->tg_relation, trigdata->tg_newtable, *rows);
+  });
   if (error.pending()) {
     delete rows;
     raise_pending(error);
   }
-  PG_TRY();
-  { plan = decide_guarded(owner, decide_statement, &context, record_statement_error); }
-  PG_CATCH();
-  {
-    delete rows;
-    PG_RE_THROW();
+  if (!decided) {
+    PG_TRY();
+    { plan = decide_guarded(owner, decide_statement, &context, record_statement_error); }
+    PG_CATCH();
+    {
+      delete rows;
+      PG_RE_THROW();
+    }
+    PG_END_TRY();
   }
-  PG_END_TRY();
   if (plan == nullptr && !rows->duplicate_ids.empty()) plan = new (std::nothrow) EnginePlan();
   int64 row_count = int64(rows->rows.size() + rows->duplicate_ids.size());
   if (plan != nullptr) {

@@ -210,3 +210,31 @@ SELECT t.grouped, t.assignments, pg_temp.try_membership(t.assignments, t.grouped
     (false, 'similarity_score = 0.5'),
     (false, 'added_at = now()'),
     (false, 'title = title')) AS t(grouped, assignments);
+
+-- A single row's holder and candidate reads (straight through their indexes) see what the
+-- transaction's earlier statements wrote, under either isolation level: the repeat is
+-- absorbed by the alert stored just before it, and the second alert joins the episode opened
+-- just before it.
+BEGIN ISOLATION LEVEL READ COMMITTED;
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000f1', 'own writes', '{"env":"prod","service":"own-rc"}', '2026-05-01 11:00+00');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000f1', 'own writes', '{"env":"prod","service":"own-rc"}', '2026-05-01 11:01+00');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000f1', 'own writes too', '{"env":"prod","service":"own-rc"}', '2026-05-01 11:02+00');
+COMMIT;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) > 0 AS snapshot_taken FROM alert_grouping.alerts;
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000f1', 'own writes', '{"env":"prod","service":"own-rr"}', '2026-05-01 11:00+00');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000f1', 'own writes', '{"env":"prod","service":"own-rr"}', '2026-05-01 11:01+00');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-0000000000f1', 'own writes too', '{"env":"prod","service":"own-rr"}', '2026-05-01 11:02+00');
+COMMIT;
+SELECT a.labels ->> 'service' AS service, a.title, a.duplicate_count, e.alert_count AS episode_alerts,
+       count(*) OVER (PARTITION BY a.labels ->> 'service', a.episode_id) AS alerts_in_its_episode
+  FROM alert_grouping.alerts AS a
+  JOIN alert_grouping.episodes AS e ON e.project_id = a.project_id AND e.id = a.episode_id
+ WHERE a.project_id = '00000000-0000-0000-0000-0000000000f1' AND a.title LIKE 'own writes%'
+ ORDER BY 1, 2;
