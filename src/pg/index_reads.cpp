@@ -116,8 +116,9 @@ class IndexScan {
     std::optional<Datum> v = value(column);
     if (!v)
       throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                    std::string("column ") + std::to_string(column) + " of alert_grouping." +
-                        RelationGetRelationName(table_) + " is null",
+                    std::string("column \"") +
+                        NameStr(TupleDescAttr(table_->rd_att, column - 1)->attname) +
+                        "\" of alert_grouping." + RelationGetRelationName(table_) + " is null",
                     "", "");
     return *v;
   }

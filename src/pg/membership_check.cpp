@@ -2,6 +2,8 @@
 // table's check constraints again for every statement that writes the table, so for
 // single-row INSERTs once per alert: written as a CASE expression, this one was 4.5% of a
 // backend's CPU (perf); as one call of a C function it costs a fraction of that.
+#include <string_view>
+
 #include "entry.hpp"
 
 extern "C" {
