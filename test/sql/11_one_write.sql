@@ -215,22 +215,19 @@ SELECT t.grouped, t.assignments, pg_temp.try_membership(t.assignments, t.grouped
 -- transaction's earlier statements wrote, under either isolation level: the repeat is
 -- absorbed by the alert stored just before it, and the second alert joins the episode opened
 -- just before it.
+PREPARE own_write(text, text, timestamptz) AS
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at)
+VALUES ('00000000-0000-0000-0000-0000000000f1', $1, jsonb_build_object('env', 'prod', 'service', $2), $3);
 BEGIN ISOLATION LEVEL READ COMMITTED;
-INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
-    ('00000000-0000-0000-0000-0000000000f1', 'own writes', '{"env":"prod","service":"own-rc"}', '2026-05-01 11:00+00');
-INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
-    ('00000000-0000-0000-0000-0000000000f1', 'own writes', '{"env":"prod","service":"own-rc"}', '2026-05-01 11:01+00');
-INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
-    ('00000000-0000-0000-0000-0000000000f1', 'own writes too', '{"env":"prod","service":"own-rc"}', '2026-05-01 11:02+00');
+EXECUTE own_write('own writes', 'own-rc', '2026-05-01 11:00+00');
+EXECUTE own_write('own writes', 'own-rc', '2026-05-01 11:01+00');
+EXECUTE own_write('own writes too', 'own-rc', '2026-05-01 11:02+00');
 COMMIT;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT count(*) > 0 AS snapshot_taken FROM alert_grouping.alerts;
-INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
-    ('00000000-0000-0000-0000-0000000000f1', 'own writes', '{"env":"prod","service":"own-rr"}', '2026-05-01 11:00+00');
-INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
-    ('00000000-0000-0000-0000-0000000000f1', 'own writes', '{"env":"prod","service":"own-rr"}', '2026-05-01 11:01+00');
-INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
-    ('00000000-0000-0000-0000-0000000000f1', 'own writes too', '{"env":"prod","service":"own-rr"}', '2026-05-01 11:02+00');
+EXECUTE own_write('own writes', 'own-rr', '2026-05-01 11:00+00');
+EXECUTE own_write('own writes', 'own-rr', '2026-05-01 11:01+00');
+EXECUTE own_write('own writes too', 'own-rr', '2026-05-01 11:02+00');
 COMMIT;
 SELECT a.labels ->> 'service' AS service, a.title, a.duplicate_count, e.alert_count AS episode_alerts,
        count(*) OVER (PARTITION BY a.labels ->> 'service', a.episode_id) AS alerts_in_its_episode
