@@ -32,6 +32,8 @@ const AlertColumns &alert_columns(Relation rel) {
   c.added_at = SPI_fnumber(desc, "added_at");
   c.rule = SPI_fnumber(desc, "rule_id");
   c.score = SPI_fnumber(desc, "similarity_score");
+  c.created_at = SPI_fnumber(desc, "created_at");
+  c.state = SPI_fnumber(desc, "state");
   for (int i = 0; i < kAlertColumnCount; i++) c.reader[i] = SPI_fnumber(desc, kAlertColumns[i]);
   cached = c;
   cached_relid = RelationGetRelid(rel);

@@ -1,4 +1,4 @@
-// Column numbers of alert_grouping.alerts that the row trigger reads and sets, looked up once
+// Column numbers of alert_grouping.alerts that the triggers and the index reads use, looked up once
 // per table definition rather than for every row (a relcache invalidation of the table, as
 // ALTER TABLE sends, looks them up again).
 #pragma once
@@ -9,7 +9,7 @@ namespace ag::pg {
 
 struct AlertColumns {
   int fingerprint, dedup_key, monitor, title, labels, id, project, episode, added_by, added_at,
-      rule, score;
+      rule, score, created_at, state;
   int reader[kAlertColumnCount];  // kAlertColumns, for AlertRowReader
 };
 

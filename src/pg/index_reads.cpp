@@ -16,6 +16,7 @@ extern "C" {
 #include "utils/snapmgr.h"
 }
 
+#include "alert_columns.hpp"
 #include "guard.hpp"
 
 namespace ag::pg {
@@ -62,6 +63,8 @@ class IndexScan {
   }
   IndexScan(const IndexScan &) = delete;
   IndexScan &operator=(const IndexScan &) = delete;
+
+  Relation table() const { return table_; }
 
   int column(const char *name) const {
     int n = pg_call([&] { return attnameAttNum(table_, name, false); });
@@ -168,8 +171,9 @@ std::optional<std::vector<StoredHolder>> index_read_holders(const Uuid &project,
   std::vector<StoredHolder> holders;
   {
     IndexScan s("alerts", "alerts_active_fingerprint_idx");
-    int id = s.column("id"), created_at = s.column("created_at"), episode = s.column("episode_id"),
-        state = s.column("state");
+    const AlertColumns &columns = alert_columns(s.table());
+    int id = columns.id, created_at = columns.created_at, episode = columns.episode,
+        state = columns.state;
     Oid resolved = enum_label_oid(s.column_type(state), "resolved");
     if (!s.start({equals_uuid(1, project),
                   {2, TEXTOID, BTEqualStrategyNumber, F_TEXTEQ, text_datum(fingerprint)}}))
