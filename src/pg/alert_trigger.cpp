@@ -10,7 +10,9 @@
 #include "engine_latency.hpp"
 #include "engine_writes.hpp"
 #include "module.hpp"
+#include "shard_scope.hpp"
 #include "statement_tracker.hpp"
+#include "table_names.hpp"
 
 using namespace ag::pg;
 
@@ -130,11 +132,17 @@ void record_statement_error(void *context, ErrorData *edata) {
   Datum args[2] = {CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode)),
                    CStringGetTextDatum(edata->message ? edata->message : "unknown error")};
   Oid types[2] = {TEXTOID, TEXTOID};
-  SPI_execute_with_args(
-      "INSERT INTO alert_grouping.engine_errors (project_id, alert_ids, sqlstate, message) "
-      "SELECT n.project_id, pg_catalog.array_agg(n.id), $1, $2 FROM new_alerts AS n "
-      " GROUP BY n.project_id",
-      2, types, args, nullptr, false, 0);
+  std::string sql =
+      "INSERT INTO alert_grouping.engine_errors (project_id, id, alert_ids, sqlstate, message) "
+      "OVERRIDING SYSTEM VALUE "
+      "SELECT n.project_id, "
+      "       pg_catalog.nextval('alert_grouping.engine_errors_id_seq'::pg_catalog.regclass), "
+      "       pg_catalog.array_agg(n.id), $1, $2 FROM new_alerts AS n "
+      " GROUP BY n.project_id";
+  // On a shard: into the co-located engine_errors shard, where the transition table is seen.
+  if (const ShardGroup *group = current_shard_group())
+    sql = ag::rename_tables(sql, "alert_grouping", group->tables);
+  SPI_execute_with_args(sql.c_str(), 2, types, args, nullptr, false, 0);
 }
 
 void write_statement(void *context, EnginePlan &plan) {
@@ -153,14 +161,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(ag_alerts_after_insert);
 }
 
-extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
-  auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
-  if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-      TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-    elog(ERROR, "alerts_after_insert must fire AFTER ... FOR EACH STATEMENT");
-  if (!grouping_enabled_guc || restoring_guc || trigdata->tg_newtable == nullptr)
-    return PointerGetDatum(nullptr);
-
+static void after_insert(TriggerData *trigdata) {
   Oid owner = trigdata->tg_relation->rd_rel->relowner;
   // Freed before any error is raised from here on; the rows are read in the subtransaction.
   NewRows *rows = new (std::nothrow) NewRows();
@@ -199,5 +200,20 @@ extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
     delete rows;
   }
   if (row_count > 0) record_engine_latency(monotonic_us() - started, row_count);
+}
+
+extern "C" Datum ag_alerts_after_insert(PG_FUNCTION_ARGS) {
+  auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+  if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+      TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+    elog(ERROR, "alerts_after_insert must fire AFTER ... FOR EACH STATEMENT");
+  if (!grouping_enabled_guc || restoring_guc || trigdata->tg_newtable == nullptr)
+    return PointerGetDatum(nullptr);
+  enter_shard_scope(trigdata->tg_relation);
+  PG_TRY();
+  { after_insert(trigdata); }
+  PG_FINALLY();
+  { leave_shard_scope(); }
+  PG_END_TRY();
   return PointerGetDatum(nullptr);
 }

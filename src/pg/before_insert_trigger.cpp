@@ -14,6 +14,7 @@
 #include "episode_prediction.hpp"
 #include "grouping.hpp"
 #include "module.hpp"
+#include "shard_scope.hpp"
 #include "statement_tracker.hpp"
 
 extern "C" {
@@ -206,12 +207,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(ag_alerts_before_insert);
 }
 
-extern "C" Datum ag_alerts_before_insert(PG_FUNCTION_ARGS) {
-  auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
-  if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-      !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                    errmsg("alerts_before_insert must fire BEFORE INSERT FOR EACH ROW")));
+static Datum before_insert(TriggerData *trigdata) {
   TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
   // Copied: the cache may be replaced by a lookup from a nested statement.
   const Columns columns = alert_columns(trigdata->tg_relation);
@@ -249,4 +245,20 @@ extern "C" Datum ag_alerts_before_insert(PG_FUNCTION_ARGS) {
   error = capture_errors([&] { result = apply_membership(*context, columns); });
   raise_pending(error);
   return PointerGetDatum(result);
+}
+
+extern "C" Datum ag_alerts_before_insert(PG_FUNCTION_ARGS) {
+  auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+  if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+      !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("alerts_before_insert must fire BEFORE INSERT FOR EACH ROW")));
+  Datum result;
+  enter_shard_scope(trigdata->tg_relation);
+  PG_TRY();
+  { result = before_insert(trigdata); }
+  PG_FINALLY();
+  { leave_shard_scope(); }
+  PG_END_TRY();
+  return result;
 }

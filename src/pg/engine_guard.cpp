@@ -152,8 +152,10 @@ void write_guarded(Oid owner, EnginePlan *plan, void (*write)(void *, EnginePlan
 void insert_engine_error(const std::vector<Uuid> &projects, const std::vector<Uuid> &ids,
                          const ErrorData *edata) {
   static SpiQuery insert(
-      "INSERT INTO alert_grouping.engine_errors (project_id, alert_ids, sqlstate, message) "
-      "SELECT v.p, pg_catalog.array_agg(v.id), $3, $4 "
+      "INSERT INTO alert_grouping.engine_errors (project_id, id, alert_ids, sqlstate, message) "
+      "OVERRIDING SYSTEM VALUE "
+      "SELECT v.p, pg_catalog.nextval('alert_grouping.engine_errors_id_seq'::pg_catalog.regclass), "
+      "       pg_catalog.array_agg(v.id), $3, $4 "
       "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[])) "
       "       AS v(p, id) GROUP BY v.p",
       {UUIDARRAYOID, UUIDARRAYOID, TEXTOID, TEXTOID});

@@ -218,9 +218,14 @@ SpiQuery update_episode_known(
     "v.id " AG_UPDATED,
     {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID});
 
+// The id is taken from the identity's sequence by name: on Citus the statement writes the
+// shard, which has no identity of its own (distribute() gives each node's sequence its own
+// range).
 SpiQuery insert_events(
-    "INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail) "
-    "SELECT v.p, v.e, v.at, v.kind, v.detail::jsonb "
+    "INSERT INTO alert_grouping.episode_events (project_id, id, episode_id, at, kind, detail) "
+    "OVERRIDING SYSTEM VALUE "
+    "SELECT v.p, pg_catalog.nextval('alert_grouping.episode_events_id_seq'::pg_catalog.regclass), "
+    "       v.e, v.at, v.kind, v.detail::jsonb "
     "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
     "       pg_catalog.unnest($3::timestamptz[]), pg_catalog.unnest($4::text[]), "
     "       pg_catalog.unnest($5::text[])) AS v(p, e, at, kind, detail)",

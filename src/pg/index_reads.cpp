@@ -1,5 +1,7 @@
 #include "index_reads.hpp"
 
+#include "shard_scope.hpp"
+
 #include <algorithm>
 #include <optional>
 
@@ -164,7 +166,7 @@ bool read_episode_group(const Uuid &project, const Uuid &episode, StoredHolder &
 
 }  // namespace
 
-bool index_reads_available() { return GetConfigOption("citus.version", true, false) == nullptr; }
+bool index_reads_available() { return on_plain_tables(); }
 
 std::optional<std::vector<StoredHolder>> index_read_holders(const Uuid &project,
                                                             const std::string &fingerprint) {

@@ -7,6 +7,7 @@
 #include "guard.hpp"
 #include "interrupts.hpp"
 #include "project_config.hpp"
+#include "shard_scope.hpp"
 #include "statement_tracker.hpp"
 
 extern "C" {
@@ -51,4 +52,5 @@ void _PG_init(void) {
   ag::pg::register_episode_prediction();
   ag::pg::register_engine_latency();
   ag::pg::register_alert_columns_cache();
+  ag::pg::register_shard_scope();
 }

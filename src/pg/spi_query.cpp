@@ -1,24 +1,41 @@
 #include "spi_query.hpp"
 
 #include "guard.hpp"
+#include "shard_scope.hpp"
+#include "table_names.hpp"
 
 namespace ag::pg {
+
+SPIPlanPtr SpiQuery::prepare(const std::string &sql) {
+  return pg_call([&] {
+    SPIPlanPtr plan =
+        SPI_prepare_cursor(sql.c_str(), static_cast<int>(argtypes_.size()),
+                           const_cast<Oid *>(argtypes_.data()), CURSOR_OPT_GENERIC_PLAN);
+    if (plan == nullptr)
+      elog(ERROR, "SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result),
+           sql.c_str());
+    SPI_keepplan(plan);
+    return plan;
+  });
+}
 
 template <typename Execute>
 uint64 SpiQuery::execute(Execute &&execute_plan) {
   try {
+    SPIPlanPtr plan = plan_;
+    if (const ShardGroup *group = current_shard_group()) {
+      auto found = shard_plans_.find(group->key);
+      if (found == shard_plans_.end())
+        found =
+            shard_plans_
+                .emplace(group->key, prepare(rename_tables(sql_, "alert_grouping", group->tables)))
+                .first;
+      plan = found->second;
+    } else if (plan == nullptr) {
+      plan = plan_ = prepare(sql_);
+    }
     return pg_call([&]() -> uint64 {
-      if (plan_ == nullptr) {
-        SPIPlanPtr plan =
-            SPI_prepare_cursor(sql_.c_str(), static_cast<int>(argtypes_.size()),
-                               const_cast<Oid *>(argtypes_.data()), CURSOR_OPT_GENERIC_PLAN);
-        if (plan == nullptr)
-          elog(ERROR, "SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result),
-               sql_.c_str());
-        SPI_keepplan(plan);
-        plan_ = plan;
-      }
-      int rc = execute_plan(plan_);
+      int rc = execute_plan(plan);
       if (rc < 0)
         elog(ERROR, "SPI_execute_plan failed (%s) for: %s", SPI_result_code_string(rc),
              sql_.c_str());

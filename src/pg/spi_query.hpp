@@ -4,10 +4,14 @@
 // one; left to choose, the plan cache re-planned every execution once the tables were big
 // and analysed (more planning than execution per alert). An ANALYZE invalidates the kept
 // plan, so the generic plan still follows the tables' growth.
+// Inside a shard scope (shard_scope.hpp) the statement names the scope's shards instead of
+// the tables, with a plan of its own per shard group.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "pg_headers.hpp"
@@ -27,9 +31,11 @@ class SpiQuery {
  private:
   template <typename Execute>
   uint64 execute(Execute &&execute_plan);
+  SPIPlanPtr prepare(const std::string &sql);
   std::string sql_;
   std::vector<Oid> argtypes_;
   SPIPlanPtr plan_ = nullptr;
+  std::unordered_map<int64_t, SPIPlanPtr> shard_plans_;
 };
 
 // Accessors for SPI_tuptable rows (column numbers from 1).

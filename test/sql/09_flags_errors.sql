@@ -56,26 +56,17 @@ SELECT count(*) AS stored, count(episode_id) AS grouped FROM alert_grouping.aler
 -- An alert the engine cannot group is still stored, and the failure is counted.
 INSERT INTO alert_grouping.projects (id, name) VALUES ('00000000-0000-0000-0000-000000000061', 'engine errors');
 INSERT INTO alert_grouping.grouping_rules (project_id, name) VALUES ('00000000-0000-0000-0000-000000000061', 'all');
--- Simulate a failure while the engine decides (here the flag lookup it runs fails for this
--- project): the alerts are stored ungrouped and the failure is recorded.
-ALTER FUNCTION alert_grouping.flag_enabled(text, uuid) RENAME TO flag_enabled_saved;
-CREATE FUNCTION alert_grouping.flag_enabled(flag text, project_id uuid) RETURNS boolean
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF project_id = '00000000-0000-0000-0000-000000000061' THEN
-        RAISE EXCEPTION 'simulated engine failure' USING ERRCODE = 'XX000';
-    END IF;
-    RETURN alert_grouping.flag_enabled_saved(flag, project_id);
-END
-$$;
+-- Simulate a failure while the engine decides (here its read of the project's rules fails:
+-- a column it reads is renamed away): the alerts are stored ungrouped and the failure is
+-- recorded.
+ALTER TABLE alert_grouping.grouping_rules RENAME COLUMN priority TO priority_saved;
 -- (The WARNING it raises names generated ids; the recorded error is checked below.)
 SET client_min_messages = error;
 INSERT INTO alert_grouping.alerts (project_id, title, created_at) VALUES
     ('00000000-0000-0000-0000-000000000061', 'poison', '2026-03-08 11:00+00'),
     ('00000000-0000-0000-0000-000000000061', 'fine', '2026-03-08 11:00+00');
 RESET client_min_messages;
-DROP FUNCTION alert_grouping.flag_enabled(text, uuid);
-ALTER FUNCTION alert_grouping.flag_enabled_saved(text, uuid) RENAME TO flag_enabled;
+ALTER TABLE alert_grouping.grouping_rules RENAME COLUMN priority_saved TO priority;
 SELECT title, episode_id IS NULL AS ungrouped FROM alert_grouping.alerts
  WHERE project_id = '00000000-0000-0000-0000-000000000061' ORDER BY title;
 SELECT cardinality(alert_ids) AS alerts, sqlstate, message FROM alert_grouping.engine_errors

@@ -1,0 +1,157 @@
+#include "shard_scope.hpp"
+
+#include <vector>
+
+#include "guard.hpp"
+#include "spi_query.hpp"
+#include "values.hpp"
+
+extern "C" {
+#include "commands/extension.h"
+}
+
+namespace ag::pg {
+
+namespace {
+
+struct Entry {
+  Oid relid;      // InvalidOid: the plain tables
+  int64_t shard;  // the alerts shard id, when relid names a shard
+};
+std::vector<Entry> &scopes() {
+  static auto *stack = new std::vector<Entry>();
+  return *stack;
+}
+std::unordered_map<int64_t, ShardGroup> &groups() {
+  static auto *map = new std::unordered_map<int64_t, ShardGroup>();
+  return *map;
+}
+
+// Every table of the alerts shard's co-location group, and every reference table of the
+// schema, with the name of its shard on this node (Citus names a shard <table>_<shard id>).
+const char *kGroupQuery =
+    "SELECT c.relname::pg_catalog.text, s2.shardid "
+    "  FROM pg_catalog.pg_dist_shard AS s1 "
+    "  JOIN pg_catalog.pg_dist_partition AS p1 ON p1.logicalrelid OPERATOR(pg_catalog.=) "
+    "s1.logicalrelid "
+    "  JOIN pg_catalog.pg_dist_partition AS p2 ON p2.colocationid OPERATOR(pg_catalog.=) "
+    "p1.colocationid "
+    "  JOIN pg_catalog.pg_dist_shard AS s2 ON s2.logicalrelid OPERATOR(pg_catalog.=) "
+    "p2.logicalrelid "
+    "   AND s2.shardminvalue OPERATOR(pg_catalog.=) s1.shardminvalue "
+    "  JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) s2.logicalrelid "
+    " WHERE s1.shardid OPERATOR(pg_catalog.=) $1 "
+    "   AND c.relnamespace OPERATOR(pg_catalog.=) 'alert_grouping'::pg_catalog.regnamespace "
+    "UNION ALL "
+    "SELECT c.relname::pg_catalog.text, s.shardid "
+    "  FROM pg_catalog.pg_dist_partition AS p "
+    "  JOIN pg_catalog.pg_dist_shard AS s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid "
+    "  JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid "
+    " WHERE p.partmethod OPERATOR(pg_catalog.=) 'n' AND p.repmodel OPERATOR(pg_catalog.=) 't' "
+    "   AND c.relnamespace OPERATOR(pg_catalog.=) 'alert_grouping'::pg_catalog.regnamespace";
+
+const ShardGroup &load_group(int64_t shard) {
+  auto found = groups().find(shard);
+  if (found != groups().end()) return found->second;
+  ShardGroup group;
+  group.key = shard;
+  pg_call([&] {
+    Oid types[1] = {INT8OID};
+    Datum args[1] = {Int64GetDatum(shard)};
+    int rc = SPI_execute_with_args(kGroupQuery, 1, types, args, nullptr, true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "reading the shards of alerts shard %ld failed", shard);
+  });
+  bool isnull;
+  for (uint64 i = 0; i < SPI_processed; i++) {
+    std::string table = text_from_datum(spi_value(i, 1, &isnull));
+    int64_t id = DatumGetInt64(spi_value(i, 2, &isnull));
+    group.tables[table] = table + "_" + std::to_string(id);
+  }
+  if (group.tables.count("alerts") == 0)
+    throw PgError(ERRCODE_INTERNAL_ERROR,
+                  "shard " + std::to_string(shard) + " is not a shard of alert_grouping.alerts", "",
+                  "");
+  return groups().emplace(shard, std::move(group)).first->second;
+}
+
+// "alerts_102008" -> 102008; 0 when the name is not a shard's.
+int64_t shard_id_of(const char *relname) {
+  const char *prefix = "alerts_";
+  size_t n = strlen(prefix);
+  if (strncmp(relname, prefix, n) != 0 || relname[n] == '\0') return 0;
+  int64_t id = 0;
+  for (const char *p = relname + n; *p; p++) {
+    if (*p < '0' || *p > '9') return 0;
+    id = id * 10 + (*p - '0');
+  }
+  return id;
+}
+
+// Scopes are left in PG_FINALLY; this only guards against one left behind.
+void on_xact(XactEvent event, void *) {
+  if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) scopes().clear();
+}
+
+void push(Oid relid, int64_t shard) { scopes().push_back(Entry{relid, shard}); }
+
+}  // namespace
+
+const ShardGroup *current_shard_group() {
+  if (scopes().empty() || scopes().back().shard == 0) return nullptr;
+  return &load_group(scopes().back().shard);
+}
+
+bool on_plain_tables() { return scopes().empty() || scopes().back().shard == 0; }
+
+void enter_shard_scope(Relation alerts_relation) {
+  push(RelationGetRelid(alerts_relation), shard_id_of(RelationGetRelationName(alerts_relation)));
+}
+
+void leave_shard_scope() {
+  if (!scopes().empty()) scopes().pop_back();
+}
+
+void enter_project_shard_scope(const char *project_uuid_text) {
+  // Not on Citus, or the tables are not distributed: the plain tables.
+  bool distributed = pg_call([] {
+    return get_extension_oid("citus", true) != InvalidOid &&
+           SPI_execute(
+               "SELECT FROM pg_catalog.pg_dist_partition AS p "
+               " WHERE p.logicalrelid OPERATOR(pg_catalog.=) "
+               "'alert_grouping.alerts'::pg_catalog.regclass",
+               true, 0) == SPI_OK_SELECT &&
+           SPI_processed == 1;
+  });
+  if (!distributed) {
+    push(InvalidOid, 0);
+    return;
+  }
+  int64_t shard = pg_call([&]() -> int64_t {
+    Oid types[1] = {TEXTOID};
+    Datum args[1] = {CStringGetTextDatum(project_uuid_text)};
+    int rc = SPI_execute_with_args(
+        "SELECT s.shardid FROM pg_catalog.pg_dist_placement AS s "
+        " WHERE s.shardid OPERATOR(pg_catalog.=) pg_catalog.get_shard_id_for_distribution_column("
+        "           'alert_grouping.alerts'::pg_catalog.regclass, $1) "
+        "   AND s.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM "
+        "pg_catalog.pg_dist_local_group AS g)",
+        1, types, args, nullptr, true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "reading the shard placements failed");
+    if (SPI_processed == 0) return 0;
+    bool isnull;
+    return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  });
+  if (shard == 0)
+    throw PgError(
+        ERRCODE_FEATURE_NOT_SUPPORTED,
+        std::string("the shards of project ") + project_uuid_text + " are not stored on this node",
+        "On Citus this function runs on the node that stores the project.",
+        "Run alert_grouping.distribute(), which distributes the function by its "
+        "project_id, and call it on its own (not inside a transaction that already "
+        "touched another node).");
+  push(InvalidOid, shard);
+}
+
+void register_shard_scope() { RegisterXactCallback(on_xact, nullptr); }
+
+}  // namespace ag::pg
