@@ -4,6 +4,7 @@
 #include "entry.hpp"
 #include "grouping.hpp"
 #include "owner.hpp"
+#include "shard_scope.hpp"
 
 using namespace ag::pg;
 
@@ -70,7 +71,14 @@ AG_FUNCTION(ag_lock_for_batch) {
     throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
   {
     ActAsOwner as_owner(alerts_owner());
-    lock_for_batch(project, rows, fingerprints);
+    ProjectShardScope shards(project.text());
+    // Called on a node that does not store the project (Citus ran ingest_batch inside a
+    // larger query on the coordinator), the episodes cannot be read here; the fingerprints
+    // still order this node's batches, and the engine on the project's node locks the rest.
+    if (shards.placement() == ProjectPlacement::RemoteShards)
+      lock_fingerprints(project, fingerprints);
+    else
+      lock_for_batch(project, rows, fingerprints);
   }
   pg_call([] { SPI_finish(); });
   PG_RETURN_VOID();

@@ -6,6 +6,10 @@
 #include "identity.hpp"
 #include "owner.hpp"
 
+extern "C" {
+#include "storage/proc.h"
+}
+
 using namespace ag::pg;
 
 AG_FUNCTION(ag_current_user_id) {
@@ -14,7 +18,7 @@ AG_FUNCTION(ag_current_user_id) {
   return user->to_datum();
 }
 
-AG_FUNCTION(ag_member_project_ids) {
+static ProjectRole min_role_argument(FunctionCallInfo fcinfo) {
   if (PG_ARGISNULL(0))
     throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "min_role must not be null", "", "");
   std::string name = text_from_datum(PG_GETARG_DATUM(0));
@@ -22,7 +26,11 @@ AG_FUNCTION(ag_member_project_ids) {
   if (min_role == ProjectRole::None)
     throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "unknown project role \"" + name + "\"", "",
                   "Use viewer, responder or admin.");
-  std::vector<Uuid> projects = member_projects(min_role);
+  return min_role;
+}
+
+AG_FUNCTION(ag_member_project_ids) {
+  std::vector<Uuid> projects = member_projects(min_role_argument(fcinfo));
   pg_call([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
   auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
   for (const Uuid &project : projects)
@@ -32,6 +40,62 @@ AG_FUNCTION(ag_member_project_ids) {
       tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
     });
   return (Datum)0;
+}
+
+namespace {
+
+// One call site's last answer: a policy calls member_project_array once per row it checks,
+// and the answer only changes with the transaction, the command (which sees new members),
+// the role or alert_grouping.user_id.
+struct MemberArrayCache {
+  LocalTransactionId lxid;
+  CommandId command;
+  Oid role;
+  char user_setting[64];
+  Datum array;
+};
+
+CommandId current_command() {
+  return ActiveSnapshotSet() ? GetActiveSnapshot()->curcid : GetCurrentCommandId(false);
+}
+
+}  // namespace
+
+// The policies' form of member_project_ids(): an array, so that a policy needs no subquery
+// (Citus refuses subqueries in the policies of distributed tables) and an index can use it.
+AG_FUNCTION(ag_member_project_array) {
+  ProjectRole min_role = min_role_argument(fcinfo);
+  const char *setting =
+      pg_call([] { return GetConfigOption("alert_grouping.user_id", true, false); });
+  if (setting == nullptr) setting = "";
+  auto *cache = static_cast<MemberArrayCache *>(fcinfo->flinfo->fn_extra);
+  LocalTransactionId lxid = MyProc->lxid;
+  CommandId command = current_command();
+  Oid role = GetUserId();
+  if (cache != nullptr && cache->lxid == lxid && cache->command == command && cache->role == role &&
+      strncmp(cache->user_setting, setting, sizeof(cache->user_setting)) == 0)
+    return cache->array;
+  std::vector<Uuid> projects = member_projects(min_role);
+  return pg_call([&] {
+    std::vector<Datum> values;
+    for (const Uuid &project : projects) values.push_back(project.to_datum());
+    MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+    ArrayType *array =
+        construct_array(values.data(), int(values.size()), UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+    if (cache == nullptr)
+      cache = static_cast<MemberArrayCache *>(palloc0(sizeof(MemberArrayCache)));
+    else if (cache->array != (Datum)0)
+      pfree(DatumGetPointer(cache->array));
+    MemoryContextSwitchTo(old);
+    cache->lxid = lxid;
+    cache->command = command;
+    cache->role = role;
+    // A setting too long to be a uuid is never cached (it fails in member_projects anyway).
+    strlcpy(cache->user_setting, setting, sizeof(cache->user_setting));
+    cache->array = PointerGetDatum(array);
+    fcinfo->flinfo->fn_extra = cache;
+    return cache->array;
+  });
 }
 
 namespace {

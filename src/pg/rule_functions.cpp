@@ -10,6 +10,7 @@
 #include "planner.hpp"
 #include "project_config.hpp"
 #include "rule.hpp"
+#include "shard_scope.hpp"
 #include "spi_query.hpp"
 
 using namespace ag::pg;
@@ -135,6 +136,8 @@ AG_FUNCTION(ag_preview_rule) {
   std::vector<Group> groups;
   {
     SpiConnection spi;
+    // Its statements name one project: off the project's node, Citus routes them there.
+    ProjectShardScope shards(project.text());
     if (project_window_query.run({project.to_datum()}) != 1)
       throw PgError(ERRCODE_NO_DATA_FOUND, "project " + project.text() + " not found", "", "");
     bool isnull;
@@ -187,6 +190,7 @@ AG_FUNCTION(ag_regroup) {
   EngineResult result;
   {
     ActAsOwner as_owner(alerts_owner());
+    ProjectShardScope shards(project.text());
     if (rule_query.run({project.to_datum(), rule_id.to_datum()}) != 1)
       throw PgError(ERRCODE_NO_DATA_FOUND,
                     "grouping rule " + rule_id.text() + " not found in project " + project.text(),
@@ -196,6 +200,8 @@ AG_FUNCTION(ag_regroup) {
       throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "grouping rule " + rule_id.text() + " is disabled", "",
                     "Enable the rule first.");
+    // The engine's statements read and write the project's shards on its node.
+    shards.require_local("regroup");
     // One regroup of a project's rule at a time: a second waits, then finds the alerts the
     // first grouped no longer ungrouped (its reads take a new snapshot after the lock).
     lock_keys({lock_key(

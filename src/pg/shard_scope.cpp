@@ -111,8 +111,8 @@ void leave_shard_scope() {
   if (!scopes().empty()) scopes().pop_back();
 }
 
-void enter_project_shard_scope(const char *project_uuid_text) {
-  // Not on Citus, or the tables are not distributed: the plain tables.
+ProjectShardScope::ProjectShardScope(const std::string &project_uuid_text)
+    : placement_(ProjectPlacement::PlainTables), project_(project_uuid_text) {
   bool distributed = pg_call([] {
     return get_extension_oid("citus", true) != InvalidOid &&
            SPI_execute(
@@ -122,34 +122,39 @@ void enter_project_shard_scope(const char *project_uuid_text) {
                true, 0) == SPI_OK_SELECT &&
            SPI_processed == 1;
   });
-  if (!distributed) {
-    push(InvalidOid, 0);
-    return;
+  int64_t shard = 0;
+  if (distributed) {
+    shard = pg_call([&]() -> int64_t {
+      Oid types[1] = {TEXTOID};
+      Datum args[1] = {CStringGetTextDatum(project_.c_str())};
+      int rc = SPI_execute_with_args(
+          "SELECT s.shardid FROM pg_catalog.pg_dist_placement AS s "
+          " WHERE s.shardid OPERATOR(pg_catalog.=) "
+          "pg_catalog.get_shard_id_for_distribution_column("
+          "           'alert_grouping.alerts'::pg_catalog.regclass, $1) "
+          "   AND s.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM "
+          "pg_catalog.pg_dist_local_group AS g)",
+          1, types, args, nullptr, true, 0);
+      if (rc != SPI_OK_SELECT) elog(ERROR, "reading the shard placements failed");
+      if (SPI_processed == 0) return 0;
+      bool isnull;
+      return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    });
+    placement_ = shard == 0 ? ProjectPlacement::RemoteShards : ProjectPlacement::LocalShards;
   }
-  int64_t shard = pg_call([&]() -> int64_t {
-    Oid types[1] = {TEXTOID};
-    Datum args[1] = {CStringGetTextDatum(project_uuid_text)};
-    int rc = SPI_execute_with_args(
-        "SELECT s.shardid FROM pg_catalog.pg_dist_placement AS s "
-        " WHERE s.shardid OPERATOR(pg_catalog.=) pg_catalog.get_shard_id_for_distribution_column("
-        "           'alert_grouping.alerts'::pg_catalog.regclass, $1) "
-        "   AND s.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM "
-        "pg_catalog.pg_dist_local_group AS g)",
-        1, types, args, nullptr, true, 0);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "reading the shard placements failed");
-    if (SPI_processed == 0) return 0;
-    bool isnull;
-    return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-  });
-  if (shard == 0)
-    throw PgError(
-        ERRCODE_FEATURE_NOT_SUPPORTED,
-        std::string("the shards of project ") + project_uuid_text + " are not stored on this node",
-        "On Citus this function runs on the node that stores the project.",
-        "Run alert_grouping.distribute(), which distributes the function by its "
-        "project_id, and call it on its own (not inside a transaction that already "
-        "touched another node).");
   push(InvalidOid, shard);
+}
+
+ProjectShardScope::~ProjectShardScope() { leave_shard_scope(); }
+
+void ProjectShardScope::require_local(const char *function) const {
+  if (placement_ != ProjectPlacement::RemoteShards) return;
+  throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                std::string(function) + " must run on the node that stores project " + project_,
+                "On Citus it is a distributed function: Citus runs a call on the project's node "
+                "when the call is a statement of its own.",
+                std::string("Call it as SELECT alert_grouping.") + function +
+                    "(...), not inside a larger query.");
 }
 
 void register_shard_scope() { RegisterXactCallback(on_xact, nullptr); }

@@ -34,9 +34,27 @@ bool on_plain_tables();
 void enter_shard_scope(Relation alerts_relation);
 void leave_shard_scope();
 
-// The shard group of a project's shards when they are stored on this node (the functions
-// distributed by project_id run there); an error otherwise.
-void enter_project_shard_scope(const char *project_uuid_text);
+// Where a project's rows are: plain tables (no Citus, or not distributed), shards on this
+// node (a distributed function's call runs there), or shards on another node (a call that
+// Citus ran on the coordinator, inside a larger query).
+enum class ProjectPlacement { PlainTables, LocalShards, RemoteShards };
+
+// For the C functions that take a project_id: while alive, their statements run on the
+// project's shards when this node stores them. Needs SPI connected.
+class ProjectShardScope {
+ public:
+  explicit ProjectShardScope(const std::string &project_uuid_text);
+  ~ProjectShardScope();
+  ProjectShardScope(const ProjectShardScope &) = delete;
+  ProjectShardScope &operator=(const ProjectShardScope &) = delete;
+  ProjectPlacement placement() const { return placement_; }
+  // Raises unless the statements can run here (not RemoteShards).
+  void require_local(const char *function) const;
+
+ private:
+  ProjectPlacement placement_;
+  std::string project_;
+};
 
 void register_shard_scope();
 

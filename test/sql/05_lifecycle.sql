@@ -28,7 +28,8 @@ SELECT (alert_grouping.remove_alert_from_episode('00000000-0000-0000-0000-000000
 SELECT (alert_grouping.add_alert_to_episode('00000000-0000-0000-0000-000000000011',
     (SELECT id FROM ep WHERE group_key = 'labels.service:api'), '00000000-0000-0000-0000-00000000a003')).title;
 SELECT e.group_key, e.title, e.alert_count, e.active_alert_count, e.unique_monitor_count,
-       (SELECT count(*) FROM alert_grouping.episode_members m WHERE m.episode_id = e.id) AS members
+       (SELECT count(*) FROM alert_grouping.episode_members m
+         WHERE m.project_id = e.project_id AND m.episode_id = e.id) AS members
   FROM alert_grouping.episodes e WHERE e.project_id = '00000000-0000-0000-0000-000000000011' ORDER BY 1;
 SELECT m.added_by, count(*) FROM alert_grouping.episode_members m
  WHERE m.project_id = '00000000-0000-0000-0000-000000000011' GROUP BY 1 ORDER BY 1;
@@ -40,7 +41,9 @@ SELECT title, state, resolved_at IS NOT NULL AS resolved FROM alert_grouping.ale
  WHERE project_id = '00000000-0000-0000-0000-000000000011' ORDER BY title;
 SELECT e.group_key, v.kind, v.detail - 'by' - 'alert_id' - 'rule_id' - 'first_alert_id' AS detail
   FROM alert_grouping.episode_events v JOIN alert_grouping.episodes e ON e.project_id = v.project_id AND e.id = v.episode_id
- WHERE v.project_id = '00000000-0000-0000-0000-000000000011' ORDER BY v.id;
+-- (The timeline in time order: on Citus, ids are unique per project but taken from the
+-- sequence of the node that wrote the event.)
+ WHERE v.project_id = '00000000-0000-0000-0000-000000000011' ORDER BY v.at, v.id;
 
 -- Errors name what is wrong, with the right SQLSTATE.
 SELECT public.try($$SELECT alert_grouping.acknowledge_episode('00000000-0000-0000-0000-000000000011',

@@ -45,11 +45,13 @@ INSERT INTO alert_grouping.alerts (project_id, title, created_at) VALUES
     ('00000000-0000-0000-0000-000000000052', 'C', '2026-03-08 10:02+00');
 SELECT title, episode_id IS NOT NULL AS grouped FROM alert_grouping.alerts WHERE title = 'C';
 UPDATE alert_grouping.projects SET grouping_enabled = true WHERE name = 'flags b';
--- The server-wide kill switch: alerts are stored, not deduplicated, not grouped.
-SET alert_grouping.enabled = off;
+-- The server-wide kill switch: alerts are stored, not deduplicated, not grouped. (Set for
+-- one transaction here: on Citus, SET LOCAL travels to the workers with the transaction.)
+BEGIN;
+SET LOCAL alert_grouping.enabled = off;
 INSERT INTO alert_grouping.alerts (project_id, title, dedup_key, created_at) VALUES
     ('00000000-0000-0000-0000-000000000052', 'B', 'k', '2026-03-08 10:03+00');
-RESET alert_grouping.enabled;
+COMMIT;
 SELECT count(*) AS stored, count(episode_id) AS grouped FROM alert_grouping.alerts
  WHERE project_id = '00000000-0000-0000-0000-000000000052' AND dedup_key = 'k';
 

@@ -109,10 +109,11 @@ INSERT INTO alert_grouping.alerts (project_id, id, title, labels, fingerprint, e
 SELECT project_id, '00000000-0000-0000-0000-0000000000e1', title, labels, fingerprint, episode_id, created_at
   FROM alert_grouping.alerts WHERE project_id = '00000000-0000-0000-0000-000000000071' AND title = 'big again';
 SELECT count(*) AS kept FROM alert_grouping.alerts WHERE id = '00000000-0000-0000-0000-0000000000e1';
-SELECT alert_count = :count_before AS count_unchanged,
+SELECT e.alert_count = :count_before AS count_unchanged,
        (SELECT m.added_by FROM alert_grouping.episode_members m
-         WHERE m.alert_id = '00000000-0000-0000-0000-0000000000e1') AS membership
-  FROM alert_grouping.episodes WHERE id = :'blob_episode';
+         WHERE m.project_id = e.project_id AND m.alert_id = '00000000-0000-0000-0000-0000000000e1') AS membership
+  FROM alert_grouping.episodes e
+ WHERE e.project_id = '00000000-0000-0000-0000-000000000071' AND e.id = :'blob_episode';
 
 -- Restoring is for superusers: an ordinary role cannot switch the pipeline off.
 CREATE ROLE ag_regress_plain LOGIN;

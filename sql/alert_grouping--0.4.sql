@@ -1,0 +1,2767 @@
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION alert_grouping" to load this file. \quit
+
+-- Every name below is schema-qualified: the extension must not depend on the caller's
+-- search_path (CVE-2022-2625 style hijacking).
+
+------------------------------------------------------------------------------------------
+-- Types
+------------------------------------------------------------------------------------------
+CREATE TYPE alert_grouping.severity AS ENUM ('info', 'low', 'medium', 'high', 'critical');
+CREATE TYPE alert_grouping.alert_state AS ENUM ('firing', 'acknowledged', 'resolved');
+CREATE TYPE alert_grouping.episode_state AS ENUM ('open', 'acknowledged', 'resolved');
+CREATE TYPE alert_grouping.incident_status AS ENUM
+    ('open', 'investigating', 'identified', 'monitoring', 'resolved');
+
+------------------------------------------------------------------------------------------
+-- Tenancy
+------------------------------------------------------------------------------------------
+CREATE TABLE alert_grouping.projects (
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid() PRIMARY KEY,
+    name text NOT NULL CHECK (pg_catalog.length(name) BETWEEN 1 AND 200),
+    grouping_enabled boolean NOT NULL DEFAULT true,
+    auto_create_episodes boolean NOT NULL DEFAULT true,
+    default_time_window interval NOT NULL DEFAULT '60 minutes'
+        CHECK (default_time_window > '0'::interval AND default_time_window <= '365 days'::interval),
+    episode_number_prefix text NOT NULL DEFAULT '#',
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+-- Per-project counters for user-visible numbers: gapless because the increment rolls back
+-- with the transaction that took it. The engine creates a project's row on first use.
+CREATE TABLE alert_grouping.project_counters (
+    project_id uuid NOT NULL PRIMARY KEY
+        REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    last_episode_number integer NOT NULL DEFAULT 0
+);
+
+CREATE TABLE alert_grouping.project_members (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    user_id uuid NOT NULL,
+    db_role name NULL,
+    role text NOT NULL CHECK (role IN ('admin', 'responder', 'viewer')),
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, user_id)
+);
+CREATE INDEX project_members_db_role_idx ON alert_grouping.project_members (db_role)
+    WHERE db_role IS NOT NULL;
+CREATE INDEX project_members_user_idx ON alert_grouping.project_members (user_id);
+
+-- Global feature flags (a reference table when distributed); per-project overrides below.
+CREATE TABLE alert_grouping.feature_flags (
+    flag text NOT NULL PRIMARY KEY CHECK (flag ~ '^[a-z][a-z0-9_]{0,62}$'),
+    enabled boolean NOT NULL DEFAULT false,
+    rollout_percent integer NULL CHECK (rollout_percent BETWEEN 0 AND 100),
+    description text NULL,
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE alert_grouping.project_flag_overrides (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    flag text NOT NULL CHECK (flag ~ '^[a-z][a-z0-9_]{0,62}$'),
+    enabled boolean NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, flag)
+);
+
+CREATE TABLE alert_grouping.teams (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    name text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, id),
+    UNIQUE (project_id, name)
+);
+
+CREATE TABLE alert_grouping.team_members (
+    project_id uuid NOT NULL,
+    team_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    PRIMARY KEY (project_id, team_id, user_id),
+    FOREIGN KEY (project_id, team_id)
+        REFERENCES alert_grouping.teams (project_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (project_id, user_id)
+        REFERENCES alert_grouping.project_members (project_id, user_id) ON DELETE CASCADE
+);
+
+CREATE TABLE alert_grouping.labels (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    name text NOT NULL,
+    color text NULL,
+    PRIMARY KEY (project_id, id),
+    UNIQUE (project_id, name)
+);
+
+------------------------------------------------------------------------------------------
+-- Rules, episodes, alerts
+------------------------------------------------------------------------------------------
+CREATE TABLE alert_grouping.grouping_rules (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    name text NOT NULL CHECK (pg_catalog.length(name) BETWEEN 1 AND 500),
+    description text NULL,
+    enabled boolean NOT NULL DEFAULT true,
+    priority integer NOT NULL DEFAULT 100,
+    match_criteria jsonb NOT NULL DEFAULT '{}',
+    grouping_config jsonb NOT NULL DEFAULT '{}',
+    episode_config jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, id)
+);
+CREATE INDEX grouping_rules_order_idx
+    ON alert_grouping.grouping_rules (project_id, priority, created_at, id) WHERE enabled;
+
+CREATE TABLE alert_grouping.episodes (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    episode_number integer NOT NULL,
+    title text NOT NULL,
+    description text NULL,
+    rule_id uuid NULL,
+    group_key text NULL,
+    state alert_grouping.episode_state NOT NULL DEFAULT 'open',
+    severity alert_grouping.severity NOT NULL DEFAULT 'info',
+    started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_activity_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    acknowledged_at timestamptz NULL,
+    resolved_at timestamptz NULL,
+    all_alerts_resolved_at timestamptz NULL,
+    alert_count integer NOT NULL DEFAULT 0 CHECK (alert_count >= 0),
+    -- members still firing or acknowledged: auto-resolve happens when it reaches zero
+    active_alert_count integer NOT NULL DEFAULT 0 CHECK (active_alert_count >= 0),
+    unique_monitor_count integer NOT NULL DEFAULT 0,
+    -- distinct monitors among members, so unique_monitor_count stays O(1) per added alert
+    monitor_ids uuid[] NOT NULL DEFAULT '{}',
+    -- the title with static placeholders rendered and {{alert_count}} kept, re-filled on add
+    title_template text NULL,
+    -- first alert's title: the basis of smart (similarity) grouping
+    first_alert_title text NULL,
+    root_cause text NULL,
+    reopen_count integer NOT NULL DEFAULT 0,
+    incident_id uuid NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, id),
+    UNIQUE (project_id, episode_number),
+    FOREIGN KEY (project_id, rule_id) REFERENCES alert_grouping.grouping_rules (project_id, id)
+) WITH (fillfactor = 50);  -- room on the page for HOT updates of busy episodes
+-- The engine's lookup: open episodes of one rule and key. Nothing the engine updates on
+-- every added alert (last_activity_at, counts, title) is indexed, so those updates are HOT.
+CREATE INDEX episodes_open_key_idx
+    ON alert_grouping.episodes (project_id, rule_id, group_key)
+    WHERE state <> 'resolved';
+-- Reopen lookup: recently resolved episodes of one rule and key.
+CREATE INDEX episodes_resolved_key_idx
+    ON alert_grouping.episodes (project_id, rule_id, group_key, resolved_at)
+    WHERE state = 'resolved';
+CREATE INDEX episodes_project_started_idx
+    ON alert_grouping.episodes (project_id, started_at);
+
+CREATE TABLE alert_grouping.alerts (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    monitor_id uuid NULL,
+    severity alert_grouping.severity NOT NULL DEFAULT 'medium',
+    title text NOT NULL,
+    description text NULL,
+    labels jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(labels) = 'object'),
+    dedup_key text NULL CHECK (pg_catalog.length(dedup_key) BETWEEN 1 AND 255),
+    source text NULL,
+    details jsonb NULL,
+    fingerprint text NOT NULL,
+    duplicate_count integer NOT NULL DEFAULT 0,
+    last_duplicate_at timestamptz NULL,
+    episode_id uuid NULL,
+    state alert_grouping.alert_state NOT NULL DEFAULT 'firing',
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    acknowledged_at timestamptz NULL,
+    resolved_at timestamptz NULL,
+    PRIMARY KEY (project_id, id),
+    FOREIGN KEY (project_id, episode_id) REFERENCES alert_grouping.episodes (project_id, id)
+);
+-- Dedup lookup: only firing or acknowledged alerts absorb duplicates.
+CREATE INDEX alerts_active_fingerprint_idx
+    ON alert_grouping.alerts (project_id, fingerprint) WHERE state <> 'resolved';
+CREATE INDEX alerts_project_created_idx ON alert_grouping.alerts (project_id, created_at);
+CREATE INDEX alerts_episode_idx
+    ON alert_grouping.alerts (project_id, episode_id) WHERE episode_id IS NOT NULL;
+
+CREATE TABLE alert_grouping.episode_members (
+    project_id uuid NOT NULL,
+    episode_id uuid NOT NULL,
+    alert_id uuid NOT NULL,
+    added_by text NOT NULL CHECK (added_by IN ('rule', 'manual', 'retroactive', 'api')),
+    added_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    rule_id uuid NULL,
+    similarity_score numeric(5,4) NULL CHECK (similarity_score BETWEEN 0 AND 1),
+    PRIMARY KEY (project_id, episode_id, alert_id),
+    -- an alert belongs to at most one episode (alerts.episode_id mirrors this row)
+    UNIQUE (project_id, alert_id),
+    FOREIGN KEY (project_id, episode_id)
+        REFERENCES alert_grouping.episodes (project_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (project_id, alert_id)
+        REFERENCES alert_grouping.alerts (project_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE alert_grouping.episode_events (
+    project_id uuid NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    episode_id uuid NOT NULL,
+    at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    kind text NOT NULL,
+    detail jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (project_id, id),
+    FOREIGN KEY (project_id, episode_id)
+        REFERENCES alert_grouping.episodes (project_id, id) ON DELETE CASCADE
+);
+CREATE INDEX episode_events_episode_idx
+    ON alert_grouping.episode_events (project_id, episode_id, at);
+
+CREATE TABLE alert_grouping.episode_owner_users (
+    project_id uuid NOT NULL,
+    episode_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    PRIMARY KEY (project_id, episode_id, user_id),
+    FOREIGN KEY (project_id, episode_id)
+        REFERENCES alert_grouping.episodes (project_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (project_id, user_id)
+        REFERENCES alert_grouping.project_members (project_id, user_id) ON DELETE CASCADE
+);
+
+CREATE TABLE alert_grouping.episode_owner_teams (
+    project_id uuid NOT NULL,
+    episode_id uuid NOT NULL,
+    team_id uuid NOT NULL,
+    PRIMARY KEY (project_id, episode_id, team_id),
+    FOREIGN KEY (project_id, episode_id)
+        REFERENCES alert_grouping.episodes (project_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (project_id, team_id)
+        REFERENCES alert_grouping.teams (project_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE alert_grouping.episode_labels (
+    project_id uuid NOT NULL,
+    episode_id uuid NOT NULL,
+    label_id uuid NOT NULL,
+    PRIMARY KEY (project_id, episode_id, label_id),
+    FOREIGN KEY (project_id, episode_id)
+        REFERENCES alert_grouping.episodes (project_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (project_id, label_id)
+        REFERENCES alert_grouping.labels (project_id, id) ON DELETE CASCADE
+);
+
+-- Statements the engine could not group: the alerts are stored, the failure is kept here.
+CREATE TABLE alert_grouping.engine_errors (
+    project_id uuid NOT NULL REFERENCES alert_grouping.projects (id) ON DELETE CASCADE,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    alert_ids uuid[] NOT NULL,
+    sqlstate text NOT NULL,
+    message text NOT NULL,
+    PRIMARY KEY (project_id, id)
+);
+
+------------------------------------------------------------------------------------------
+-- Native functions
+------------------------------------------------------------------------------------------
+CREATE FUNCTION alert_grouping.fingerprint(monitor_id uuid, title text, labels jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ag_fingerprint'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION alert_grouping.dedup_key_fingerprint(dedup_key text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ag_dedup_key_fingerprint'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION alert_grouping.validate_rule(
+    match_criteria jsonb, grouping_config jsonb, episode_config jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ag_validate_rule'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION alert_grouping.preview_rule(
+    project_id uuid, match_criteria jsonb, grouping_config jsonb,
+    from_ts timestamptz, to_ts timestamptz)
+RETURNS TABLE (group_key text, alert_ids uuid[], first_at timestamptz, last_at timestamptz)
+AS 'MODULE_PATHNAME', 'ag_preview_rule'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION alert_grouping.regroup(
+    project_id uuid, rule_id uuid, from_ts timestamptz, to_ts timestamptz)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ag_regroup'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION alert_grouping.lock_fingerprint(project_id uuid, fingerprint text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ag_lock_fingerprint'
+LANGUAGE C VOLATILE STRICT;
+
+-- Every advisory lock a multi-statement ingest needs, at once and in the engine's order:
+-- the fingerprints, the (rule, group key) of the alerts, and the episodes of the alerts
+-- that hold those fingerprints.
+CREATE FUNCTION alert_grouping.lock_for_batch(project_id uuid, alerts alert_grouping.alerts[],
+                                              fingerprints text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'ag_lock_for_batch'
+LANGUAGE C VOLATILE STRICT;
+
+-- Trigger functions
+CREATE FUNCTION alert_grouping.alerts_before_insert() RETURNS trigger
+AS 'MODULE_PATHNAME', 'ag_alerts_before_insert' LANGUAGE C;
+
+CREATE FUNCTION alert_grouping.alerts_after_insert() RETURNS trigger
+AS 'MODULE_PATHNAME', 'ag_alerts_after_insert' LANGUAGE C;
+
+CREATE FUNCTION alert_grouping.rules_before_write() RETURNS trigger
+AS 'MODULE_PATHNAME', 'ag_rules_before_write' LANGUAGE C;
+
+CREATE FUNCTION alert_grouping.config_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'ag_config_changed' LANGUAGE C;
+
+------------------------------------------------------------------------------------------
+-- Acting user and access checks
+------------------------------------------------------------------------------------------
+-- Identity. project_members.db_role links a database role to one user, across projects; only
+-- the extension owner writes it (grant_access leaves that column out). A role mapped to
+-- more than one distinct user is ambiguous and acts for nobody.
+CREATE FUNCTION alert_grouping.role_is_mapped(role name) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM alert_grouping.project_members AS m
+                    WHERE m.db_role = role_is_mapped.role)
+$$;
+
+CREATE FUNCTION alert_grouping.user_id_for_role(role name) RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN pg_catalog.count(DISTINCT m.user_id) = 1 THEN pg_catalog.min(m.user_id::text)::uuid END
+      FROM alert_grouping.project_members AS m WHERE m.db_role = user_id_for_role.role
+$$;
+
+-- The acting user, evaluated as the caller (SECURITY INVOKER, so current_user is the role
+-- running the query): a role mapped to a member is that member and nothing it sets can
+-- change it; an unmapped role (an application's pooled login) acts for the user named by
+-- SET LOCAL alert_grouping.user_id.
+CREATE FUNCTION alert_grouping.current_user_id() RETURNS uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN alert_grouping.role_is_mapped(pg_catalog.current_user())
+                THEN alert_grouping.user_id_for_role(pg_catalog.current_user())
+                ELSE NULLIF(pg_catalog.current_setting('alert_grouping.user_id', true), '')::uuid
+           END
+$$;
+
+CREATE FUNCTION alert_grouping.role_rank(role text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE role WHEN 'viewer' THEN 1 WHEN 'responder' THEN 2 WHEN 'admin' THEN 3 END
+$$;
+
+-- Projects where a user holds at least min_role (reads project_members past its policies).
+CREATE FUNCTION alert_grouping.projects_of_user(user_id uuid, min_role text) RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.project_id FROM alert_grouping.project_members AS m
+     WHERE m.user_id = projects_of_user.user_id
+       AND alert_grouping.role_rank(m.role) >= alert_grouping.role_rank(min_role)
+$$;
+
+-- Projects where the acting user holds at least min_role. Policies call it through
+-- ARRAY(SELECT ...) so it runs once per statement, not per row. SECURITY INVOKER: the
+-- identity must be computed as the caller.
+CREATE FUNCTION alert_grouping.member_project_ids(min_role text) RETURNS SETOF uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT alert_grouping.projects_of_user(alert_grouping.current_user_id(), min_role)
+$$;
+
+CREATE FUNCTION alert_grouping.has_project_role(project_id uuid, min_role text) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT project_id OPERATOR(pg_catalog.=) ANY (
+        ARRAY(SELECT alert_grouping.member_project_ids(min_role)))
+$$;
+
+------------------------------------------------------------------------------------------
+-- Feature flags
+------------------------------------------------------------------------------------------
+-- A project's stable bucket 0..99 for a flag: the first 32 bits of SHA-256(flag/project).
+CREATE FUNCTION alert_grouping.rollout_bucket(flag text, project_id uuid) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (('x' || pg_catalog.left(pg_catalog.encode(pg_catalog.sha256(
+        pg_catalog.convert_to(flag || '/' || project_id::text, 'UTF8')), 'hex'), 8))::bit(32)::bigint
+        OPERATOR(pg_catalog.%) 100)::integer
+$$;
+
+-- Precedence: the project's override, else the rollout percentage, else the global value.
+-- The flag "grouping" is on unless a row says otherwise.
+CREATE FUNCTION alert_grouping.flag_enabled(flag text, project_id uuid) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(
+        (SELECT o.enabled FROM alert_grouping.project_flag_overrides AS o
+          WHERE o.project_id = flag_enabled.project_id AND o.flag = flag_enabled.flag),
+        (SELECT CASE WHEN f.rollout_percent IS NOT NULL
+                     THEN alert_grouping.rollout_bucket(f.flag, flag_enabled.project_id)
+                          < f.rollout_percent
+                     ELSE f.enabled END
+           FROM alert_grouping.feature_flags AS f WHERE f.flag = flag_enabled.flag),
+        flag_enabled.flag = 'grouping')
+$$;
+
+------------------------------------------------------------------------------------------
+-- Triggers
+------------------------------------------------------------------------------------------
+CREATE TRIGGER alerts_before_insert BEFORE INSERT ON alert_grouping.alerts
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.alerts_before_insert();
+-- The grouping pipeline runs once per statement over the statement's new rows.
+CREATE TRIGGER alerts_after_insert AFTER INSERT ON alert_grouping.alerts
+    REFERENCING NEW TABLE AS new_alerts
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.alerts_after_insert();
+
+CREATE TRIGGER grouping_rules_before_write BEFORE INSERT OR UPDATE ON alert_grouping.grouping_rules
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.rules_before_write();
+CREATE TRIGGER grouping_rules_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON alert_grouping.grouping_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.config_changed();
+CREATE TRIGGER projects_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON alert_grouping.projects
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.config_changed();
+CREATE TRIGGER feature_flags_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON alert_grouping.feature_flags
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.config_changed();
+CREATE TRIGGER project_flag_overrides_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON alert_grouping.project_flag_overrides
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.config_changed();
+
+-- Deleting a rule keeps its episodes: their rule_id is cleared first (no ON DELETE SET NULL,
+-- which Citus refuses and which would null project_id too).
+CREATE FUNCTION alert_grouping.rules_before_delete() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE alert_grouping.episode_members SET rule_id = NULL
+     WHERE project_id = OLD.project_id AND rule_id = OLD.id;
+    UPDATE alert_grouping.episodes SET rule_id = NULL
+     WHERE project_id = OLD.project_id AND rule_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER grouping_rules_before_delete BEFORE DELETE ON alert_grouping.grouping_rules
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.rules_before_delete();
+
+-- Deleting an episode detaches its alerts instead of failing on the foreign key.
+CREATE FUNCTION alert_grouping.episodes_before_delete() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE alert_grouping.alerts SET episode_id = NULL
+     WHERE project_id = OLD.project_id AND episode_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER episodes_before_delete BEFORE DELETE ON alert_grouping.episodes
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.episodes_before_delete();
+
+-- A member alert changing state keeps its episode's active count; when the last active
+-- member resolves, the episode records all_alerts_resolved_at and, with no resolve delay,
+-- resolves (a delay is honoured by the maintenance pass).
+CREATE FUNCTION alert_grouping.alerts_state_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was_active boolean := OLD.state <> 'resolved';
+    is_active boolean := NEW.state <> 'resolved';
+    ep alert_grouping.episodes;
+    cfg jsonb;
+BEGIN
+    IF was_active = is_active THEN
+        RETURN NULL;
+    END IF;
+    UPDATE alert_grouping.episodes AS e
+       SET active_alert_count = e.active_alert_count + CASE WHEN is_active THEN 1 ELSE -1 END,
+           all_alerts_resolved_at = CASE
+               WHEN is_active THEN NULL
+               WHEN e.active_alert_count = 1 THEN COALESCE(NEW.resolved_at, pg_catalog.now())
+               ELSE e.all_alerts_resolved_at END
+     WHERE e.project_id = NEW.project_id AND e.id = NEW.episode_id
+    RETURNING e.* INTO ep;
+    IF NOT FOUND OR ep.state = 'resolved' OR ep.active_alert_count > 0 THEN
+        RETURN NULL;
+    END IF;
+    SELECT r.episode_config INTO cfg FROM alert_grouping.grouping_rules AS r
+     WHERE r.project_id = ep.project_id AND r.id = ep.rule_id;
+    IF COALESCE((cfg ->> 'resolve_when_alerts_resolved')::boolean, true)
+       AND COALESCE((cfg ->> 'resolve_delay_minutes')::integer, 0) = 0 THEN
+        UPDATE alert_grouping.episodes
+           SET state = 'resolved', resolved_at = ep.all_alerts_resolved_at
+         WHERE project_id = ep.project_id AND id = ep.id;
+        INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+        VALUES (ep.project_id, ep.id, ep.all_alerts_resolved_at, 'resolved',
+                pg_catalog.jsonb_build_object('reason', 'all_alerts_resolved',
+                                              'last_alert_id', NEW.id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER alerts_state_changed AFTER UPDATE OF state ON alert_grouping.alerts
+    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.episode_id IS NOT NULL)
+    EXECUTE FUNCTION alert_grouping.alerts_state_changed();
+
+CREATE FUNCTION alert_grouping.touch_updated_at() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.updated_at := pg_catalog.now();
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER grouping_rules_touch BEFORE UPDATE ON alert_grouping.grouping_rules
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.touch_updated_at();
+
+------------------------------------------------------------------------------------------
+-- Ingestion (PagerDuty Events v2 shape)
+------------------------------------------------------------------------------------------
+-- A project the caller can see, or a clear error (instead of a foreign-key violation).
+CREATE FUNCTION alert_grouping.require_project(project_id uuid) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF project_id IS NULL THEN
+        RAISE EXCEPTION 'project_id must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT FROM alert_grouping.projects AS p WHERE p.id = require_project.project_id) THEN
+        RAISE EXCEPTION 'project % not found', project_id USING ERRCODE = 'P0002',
+            HINT = 'The project does not exist or you are not a member of it.';
+    END IF;
+END
+$$;
+
+-- An event's time: payload.timestamp when given (imports and replays), else now().
+CREATE FUNCTION alert_grouping.event_time(event jsonb, field_prefix text DEFAULT '')
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF event -> 'payload' ->> 'timestamp' IS NULL THEN
+        RETURN pg_catalog.now();
+    END IF;
+    -- Only a given timestamp pays for the exception block (a subtransaction).
+    BEGIN
+        RETURN (event -> 'payload' ->> 'timestamp')::timestamptz;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'event field "%payload.timestamp" must be a timestamp', field_prefix
+            USING ERRCODE = '22023';
+    END;
+END
+$$;
+
+-- Turns one event into the alerts row it describes; raises 22023 naming the bad field.
+CREATE FUNCTION alert_grouping.event_to_alert(project_id uuid, event jsonb,
+                                              field_prefix text DEFAULT '')
+RETURNS alert_grouping.alerts
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a alert_grouping.alerts;
+    payload jsonb := event -> 'payload';
+    sev text;
+BEGIN
+    IF event IS NULL OR pg_catalog.jsonb_typeof(event) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object',
+            COALESCE(NULLIF(pg_catalog.rtrim(field_prefix, '.'), ''), 'event')
+            USING ERRCODE = '22023';
+    END IF;
+    IF payload IS NOT NULL AND pg_catalog.jsonb_typeof(payload) <> 'object' THEN
+        RAISE EXCEPTION 'event field "%payload" must be a JSON object', field_prefix USING ERRCODE = '22023';
+    END IF;
+    a.project_id := event_to_alert.project_id;
+    a.id := pg_catalog.gen_random_uuid();
+    a.dedup_key := event ->> 'dedup_key';
+    IF pg_catalog.length(a.dedup_key) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'event field "%dedup_key" must be 1 to 255 characters long', field_prefix
+            USING ERRCODE = '22023';
+    END IF;
+    a.title := payload ->> 'summary';
+    IF a.title IS NULL OR a.title = '' THEN
+        RAISE EXCEPTION 'event field "%payload.summary" is required for a trigger event', field_prefix
+            USING ERRCODE = '22023';
+    END IF;
+    sev := COALESCE(payload ->> 'severity', 'medium');
+    -- PagerDuty's names map onto ours.
+    sev := CASE sev WHEN 'error' THEN 'high' WHEN 'warning' THEN 'medium' ELSE sev END;
+    IF sev NOT IN ('info', 'low', 'medium', 'high', 'critical') THEN
+        RAISE EXCEPTION 'event field "%payload.severity" has unknown value "%"', field_prefix, sev
+            USING ERRCODE = '22023',
+                  HINT = 'Use critical, error, warning, info, or one of low, medium, high.';
+    END IF;
+    a.severity := sev::alert_grouping.severity;
+    a.source := payload ->> 'source';
+    a.details := payload -> 'custom_details';
+    a.description := COALESCE(event ->> 'description', payload ->> 'component');
+    a.labels := COALESCE(event -> 'labels', '{}');
+    IF pg_catalog.jsonb_typeof(a.labels) <> 'object' THEN
+        RAISE EXCEPTION 'event field "%labels" must be a JSON object', field_prefix USING ERRCODE = '22023';
+    END IF;
+    -- Checked without an exception block: a batch must not cost a subtransaction per event.
+    IF event ->> 'monitor_id' IS NOT NULL THEN
+        IF (event ->> 'monitor_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+            RAISE EXCEPTION 'event field "%monitor_id" must be a uuid', field_prefix
+                USING ERRCODE = '22023';
+        END IF;
+        a.monitor_id := (event ->> 'monitor_id')::uuid;
+    END IF;
+    a.created_at := alert_grouping.event_time(event, field_prefix);
+    a.state := 'firing';
+    a.duplicate_count := 0;
+    RETURN a;
+END
+$$;
+
+-- acknowledge / resolve by dedup_key: returns the alert acted on, NULL when none is active.
+CREATE FUNCTION alert_grouping.apply_event_action(project_id uuid, action text, dedup_key text,
+                                                  at timestamptz)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fp text := alert_grouping.dedup_key_fingerprint(dedup_key);
+    target uuid;
+BEGIN
+    -- Same lock the engine takes before deduplicating this fingerprint.
+    PERFORM alert_grouping.lock_fingerprint(project_id, fp);
+    UPDATE alert_grouping.alerts AS a
+       SET state = CASE action WHEN 'resolve' THEN 'resolved'::alert_grouping.alert_state
+                               ELSE 'acknowledged'::alert_grouping.alert_state END,
+           acknowledged_at = CASE WHEN action = 'acknowledge' THEN at ELSE a.acknowledged_at END,
+           resolved_at = CASE WHEN action = 'resolve' THEN at ELSE a.resolved_at END
+     WHERE a.project_id = apply_event_action.project_id AND a.fingerprint = fp
+       AND a.state <> 'resolved'
+       AND (action = 'resolve' OR a.state = 'firing')
+    RETURNING a.id INTO target;
+    IF target IS NULL THEN
+        SELECT a.id INTO target FROM alert_grouping.alerts AS a
+         WHERE a.project_id = apply_event_action.project_id AND a.fingerprint = fp
+           AND a.state <> 'resolved';
+    END IF;
+    RETURN target;
+END
+$$;
+
+-- Inserts parsed alerts in one statement and reports, per alert in order, the alert that
+-- holds it: itself, or the active alert with the same fingerprint that absorbed it.
+CREATE FUNCTION alert_grouping.insert_alerts(alerts alert_grouping.alerts[])
+RETURNS TABLE (alert_id uuid, action text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ids uuid[];
+    fps text[];
+BEGIN
+    WITH ins AS (
+        INSERT INTO alert_grouping.alerts AS t
+            (project_id, id, monitor_id, severity, title, description, labels, dedup_key,
+             source, details, created_at)
+        SELECT u.project_id, u.id, u.monitor_id, u.severity, u.title, u.description, u.labels,
+               u.dedup_key, u.source, u.details, u.created_at
+          FROM pg_catalog.unnest(alerts) AS u
+        RETURNING t.id, t.fingerprint)
+    SELECT pg_catalog.array_agg(ins.id), pg_catalog.array_agg(ins.fingerprint)
+      INTO ids, fps FROM ins;
+    RETURN QUERY
+    SELECT COALESCE(canonical.id, u.id), 'trigger'::text
+      FROM pg_catalog.unnest(alerts) WITH ORDINALITY AS u
+      JOIN ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(fps)) AS f(id, fp) ON f.id = u.id
+      LEFT JOIN LATERAL (
+          SELECT t.id FROM alert_grouping.alerts AS t
+           WHERE t.project_id = u.project_id AND t.fingerprint = f.fp AND t.state <> 'resolved'
+           ORDER BY t.created_at, t.id LIMIT 1) AS canonical ON true
+     ORDER BY u.ordinality;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.ingest(project_id uuid, event jsonb) RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    action text := COALESCE(event ->> 'event_action', 'trigger');
+BEGIN
+    PERFORM alert_grouping.require_project(project_id);
+    IF action IN ('acknowledge', 'resolve') THEN
+        IF event ->> 'dedup_key' IS NULL THEN
+            RAISE EXCEPTION 'event field "dedup_key" is required for event_action "%"', action
+                USING ERRCODE = '22023';
+        END IF;
+        RETURN alert_grouping.apply_event_action(project_id, action, event ->> 'dedup_key',
+                                                 alert_grouping.event_time(event));
+    ELSIF action <> 'trigger' THEN
+        RAISE EXCEPTION 'event field "event_action" has unknown value "%"', action
+            USING ERRCODE = '22023', HINT = 'Use trigger, acknowledge or resolve.';
+    END IF;
+    RETURN (SELECT i.alert_id FROM alert_grouping.insert_alerts(
+                ARRAY[alert_grouping.event_to_alert(project_id, event)]) AS i);
+END
+$$;
+
+CREATE FUNCTION alert_grouping.ingest_batch(project_id uuid, events jsonb)
+RETURNS TABLE (alert_id uuid, action text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ev record;
+    actions text[] := '{}';
+    parsed alert_grouping.alerts[] := '{}';
+    fingerprints text[] := '{}';
+    triggers alert_grouping.alerts[] := '{}';
+    results uuid[] := '{}';
+    a alert_grouping.alerts;
+    n integer;
+    run_start integer := 1;
+    i integer;
+    j integer;
+    pending alert_grouping.alerts[];
+    positions integer[];
+    inserted uuid[];
+BEGIN
+    PERFORM alert_grouping.require_project(project_id);
+    IF events IS NULL OR pg_catalog.jsonb_typeof(events) <> 'array' THEN
+        RAISE EXCEPTION 'events must be a JSON array' USING ERRCODE = '22023';
+    END IF;
+    -- Validate every event first: a bad one refuses the whole batch before anything is written.
+    FOR ev IN SELECT e.value, e.ordinality - 1 AS i
+                FROM pg_catalog.jsonb_array_elements(events) WITH ORDINALITY AS e LOOP
+        CASE COALESCE(ev.value ->> 'event_action', 'trigger')
+        WHEN 'trigger' THEN
+            a := alert_grouping.event_to_alert(ingest_batch.project_id, ev.value,
+                                               pg_catalog.format('events[%s].', ev.i));
+            triggers := triggers || a;
+            fingerprints := fingerprints || CASE WHEN a.dedup_key IS NOT NULL
+                THEN alert_grouping.dedup_key_fingerprint(a.dedup_key)
+                ELSE alert_grouping.fingerprint(a.monitor_id, a.title, a.labels) END;
+        WHEN 'acknowledge', 'resolve' THEN
+            IF ev.value ->> 'dedup_key' IS NULL THEN
+                RAISE EXCEPTION 'event field "events[%].dedup_key" is required for event_action "%"',
+                    ev.i, ev.value ->> 'event_action' USING ERRCODE = '22023';
+            END IF;
+            a := NULL;
+            a.dedup_key := ev.value ->> 'dedup_key';
+            a.created_at := alert_grouping.event_time(ev.value, pg_catalog.format('events[%s].', ev.i));
+            fingerprints := fingerprints || alert_grouping.dedup_key_fingerprint(a.dedup_key);
+        ELSE
+            RAISE EXCEPTION 'event field "events[%].event_action" has unknown value "%"',
+                ev.i, ev.value ->> 'event_action'
+                USING ERRCODE = '22023', HINT = 'Use trigger, acknowledge or resolve.';
+        END CASE;
+        actions := actions || COALESCE(ev.value ->> 'event_action', 'trigger');
+        parsed := parsed || a;
+        results := results || NULL::uuid;
+    END LOOP;
+    n := pg_catalog.cardinality(actions);
+    -- Everything the batch's statements will lock is locked up front, in the engine's order,
+    -- so they cannot wait in a cycle with other writers.
+    PERFORM alert_grouping.lock_for_batch(project_id, triggers, fingerprints);
+    -- Triggers go in as one INSERT (the engine groups per statement) and the acknowledges
+    -- and resolves follow in order; the batch is cut only where an acknowledge or resolve
+    -- precedes a trigger with the same dedup_key, which must see it.
+    FOR i IN 1 .. n + 1 LOOP
+        IF i <= n AND (actions[i] = 'trigger' OR NOT EXISTS (
+               SELECT FROM pg_catalog.generate_series(i + 1, n) AS k
+                WHERE actions[k] = 'trigger' AND parsed[k].dedup_key = parsed[i].dedup_key)) THEN
+            CONTINUE;
+        END IF;
+        -- Flush events run_start .. i-1: their triggers, then their other actions in order.
+        pending := '{}';
+        positions := '{}';
+        FOR j IN run_start .. i - 1 LOOP
+            IF actions[j] = 'trigger' THEN
+                pending := pending || parsed[j];
+                positions := positions || j;
+            END IF;
+        END LOOP;
+        IF pg_catalog.cardinality(pending) > 0 THEN
+            inserted := ARRAY(SELECT r.alert_id FROM alert_grouping.insert_alerts(pending) AS r);
+            FOR j IN 1 .. pg_catalog.cardinality(positions) LOOP
+                results[positions[j]] := inserted[j];
+            END LOOP;
+        END IF;
+        FOR j IN run_start .. LEAST(i, n) LOOP
+            IF actions[j] <> 'trigger' THEN
+                results[j] := alert_grouping.apply_event_action(
+                    ingest_batch.project_id, actions[j], parsed[j].dedup_key, parsed[j].created_at);
+            END IF;
+        END LOOP;
+        run_start := i + 1;
+    END LOOP;
+    RETURN QUERY SELECT r.id, r.act
+                   FROM ROWS FROM (pg_catalog.unnest(results), pg_catalog.unnest(actions))
+                        WITH ORDINALITY AS r(id, act, ord)
+                  ORDER BY r.ord;
+END
+$$;
+
+------------------------------------------------------------------------------------------
+-- Episode lifecycle (SECURITY INVOKER: row-level security decides who may act)
+------------------------------------------------------------------------------------------
+-- Locks an episode the caller may change; tells "not found" from "not allowed".
+CREATE FUNCTION alert_grouping.lock_episode(project_id uuid, episode_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes;
+BEGIN
+    SELECT e.* INTO ep FROM alert_grouping.episodes AS e
+     WHERE e.project_id = lock_episode.project_id AND e.id = lock_episode.episode_id
+       FOR NO KEY UPDATE;
+    IF FOUND THEN
+        RETURN ep;
+    END IF;
+    PERFORM FROM alert_grouping.episodes AS e
+     WHERE e.project_id = lock_episode.project_id AND e.id = lock_episode.episode_id;
+    IF FOUND THEN
+        RAISE EXCEPTION 'permission denied to change episode %', episode_id
+            USING ERRCODE = '42501', HINT = 'This needs the responder or admin role in the project.';
+    END IF;
+    RAISE EXCEPTION 'episode % not found in project %', episode_id, project_id
+        USING ERRCODE = 'P0002';
+END
+$$;
+
+CREATE FUNCTION alert_grouping.acknowledge_episode(project_id uuid, episode_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    n integer;
+BEGIN
+    IF ep.state = 'resolved' THEN
+        RAISE EXCEPTION 'episode % is resolved', ep.episode_number USING ERRCODE = '55000';
+    ELSIF ep.state = 'acknowledged' THEN
+        RETURN ep;
+    END IF;
+    UPDATE alert_grouping.episodes AS e
+       SET state = 'acknowledged', acknowledged_at = pg_catalog.now()
+     WHERE e.project_id = ep.project_id AND e.id = ep.id
+    RETURNING e.* INTO ep;
+    UPDATE alert_grouping.alerts AS a
+       SET state = 'acknowledged', acknowledged_at = pg_catalog.now()
+     WHERE a.project_id = ep.project_id AND a.episode_id = ep.id AND a.state = 'firing';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'acknowledged',
+            pg_catalog.jsonb_build_object('by', alert_grouping.current_user_id(),
+                                          'alerts_acknowledged', n));
+    RETURN ep;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.resolve_episode(project_id uuid, episode_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    n integer;
+BEGIN
+    IF ep.state = 'resolved' THEN
+        RETURN ep;
+    END IF;
+    -- The episode first: the member trigger then sees it resolved and does not resolve it again.
+    UPDATE alert_grouping.episodes AS e
+       SET state = 'resolved', resolved_at = pg_catalog.now()
+     WHERE e.project_id = ep.project_id AND e.id = ep.id;
+    UPDATE alert_grouping.alerts AS a
+       SET state = 'resolved', resolved_at = pg_catalog.now()
+     WHERE a.project_id = ep.project_id AND a.episode_id = ep.id AND a.state <> 'resolved';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'resolved',
+            pg_catalog.jsonb_build_object('reason', 'manual',
+                                          'by', alert_grouping.current_user_id(),
+                                          'alerts_resolved', n));
+    SELECT e.* INTO ep FROM alert_grouping.episodes AS e
+     WHERE e.project_id = ep.project_id AND e.id = ep.id;
+    RETURN ep;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.add_alert_to_episode(project_id uuid, episode_id uuid, alert_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    al alert_grouping.alerts;
+    active integer;
+BEGIN
+    SELECT a.* INTO al FROM alert_grouping.alerts AS a
+     WHERE a.project_id = add_alert_to_episode.project_id AND a.id = add_alert_to_episode.alert_id
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'alert % not found in project %', alert_id, project_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    IF al.episode_id = ep.id THEN
+        RETURN ep;
+    ELSIF al.episode_id IS NOT NULL THEN
+        RAISE EXCEPTION 'alert % already belongs to episode %', alert_id, al.episode_id
+            USING ERRCODE = '55000', HINT = 'Remove it from that episode first.';
+    END IF;
+    active := CASE WHEN al.state <> 'resolved' THEN 1 ELSE 0 END;
+    INSERT INTO alert_grouping.episode_members (project_id, episode_id, alert_id, added_by)
+    VALUES (ep.project_id, ep.id, al.id, 'manual');
+    UPDATE alert_grouping.alerts AS a SET episode_id = ep.id
+     WHERE a.project_id = al.project_id AND a.id = al.id;
+    UPDATE alert_grouping.episodes AS e
+       SET alert_count = e.alert_count + 1,
+           active_alert_count = e.active_alert_count + active,
+           all_alerts_resolved_at = CASE WHEN active = 1 THEN NULL ELSE e.all_alerts_resolved_at END,
+           severity = GREATEST(e.severity, al.severity),
+           last_activity_at = GREATEST(e.last_activity_at, al.created_at),
+           monitor_ids = CASE WHEN al.monitor_id IS NULL OR al.monitor_id = ANY (e.monitor_ids)
+                              THEN e.monitor_ids ELSE e.monitor_ids || al.monitor_id END,
+           unique_monitor_count = pg_catalog.cardinality(
+               CASE WHEN al.monitor_id IS NULL OR al.monitor_id = ANY (e.monitor_ids)
+                    THEN e.monitor_ids ELSE e.monitor_ids || al.monitor_id END),
+           title = CASE WHEN e.title_template IS NULL THEN e.title
+                        ELSE pg_catalog.replace(e.title_template, '{{alert_count}}',
+                                                (e.alert_count + 1)::text) END
+     WHERE e.project_id = ep.project_id AND e.id = ep.id
+    RETURNING e.* INTO ep;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'alert_added',
+            pg_catalog.jsonb_build_object('alert_id', al.id,
+                                          'by', alert_grouping.current_user_id()));
+    RETURN ep;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.remove_alert_from_episode(project_id uuid, episode_id uuid,
+                                                         alert_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    al alert_grouping.alerts;
+BEGIN
+    DELETE FROM alert_grouping.episode_members AS m
+     WHERE m.project_id = ep.project_id AND m.episode_id = ep.id
+       AND m.alert_id = remove_alert_from_episode.alert_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'alert % is not a member of episode %', alert_id, episode_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    UPDATE alert_grouping.alerts AS a SET episode_id = NULL
+     WHERE a.project_id = ep.project_id AND a.id = remove_alert_from_episode.alert_id
+    RETURNING a.* INTO al;
+    UPDATE alert_grouping.episodes AS e
+       SET alert_count = e.alert_count - 1,
+           active_alert_count = e.active_alert_count
+                                - CASE WHEN al.state <> 'resolved' THEN 1 ELSE 0 END,
+           monitor_ids = m.ids,
+           unique_monitor_count = pg_catalog.cardinality(m.ids),
+           title = CASE WHEN e.title_template IS NULL THEN e.title
+                        ELSE pg_catalog.replace(e.title_template, '{{alert_count}}',
+                                                (e.alert_count - 1)::text) END
+      FROM (SELECT COALESCE(pg_catalog.array_agg(DISTINCT a.monitor_id)
+                                FILTER (WHERE a.monitor_id IS NOT NULL), '{}') AS ids
+              FROM alert_grouping.alerts AS a
+             WHERE a.project_id = ep.project_id AND a.episode_id = ep.id) AS m
+     WHERE e.project_id = ep.project_id AND e.id = ep.id
+    RETURNING e.* INTO ep;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'alert_removed',
+            pg_catalog.jsonb_build_object('alert_id', al.id,
+                                          'by', alert_grouping.current_user_id()));
+    RETURN ep;
+END
+$$;
+
+------------------------------------------------------------------------------------------
+-- Row-level security: members see their projects' rows; writes need the role named.
+-- ARRAY(SELECT ...) makes the membership lookup an InitPlan: once per statement.
+------------------------------------------------------------------------------------------
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES
+        ('project_counters', NULL, NULL),
+        ('project_members', 'admin', 'admin'),
+        ('project_flag_overrides', 'admin', 'admin'),
+        ('teams', 'admin', 'admin'),
+        ('team_members', 'admin', 'admin'),
+        ('labels', 'admin', 'admin'),
+        ('grouping_rules', 'admin', 'admin'),
+        ('alerts', 'responder', 'admin'),
+        ('episodes', 'responder', 'admin'),
+        ('episode_members', 'responder', 'responder'),
+        ('episode_events', 'responder', 'admin'),
+        ('episode_owner_users', 'responder', 'responder'),
+        ('episode_owner_teams', 'responder', 'responder'),
+        ('episode_labels', 'responder', 'responder'),
+        ('engine_errors', NULL, NULL)) AS v(tbl, write_role, delete_role)
+    LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE alert_grouping.%I ENABLE ROW LEVEL SECURITY', t.tbl);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY %I ON alert_grouping.%I FOR SELECT USING (project_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT alert_grouping.member_project_ids(%L))))',
+            t.tbl || '_select', t.tbl, 'viewer');
+        IF t.write_role IS NOT NULL THEN
+            EXECUTE pg_catalog.format(
+                'CREATE POLICY %I ON alert_grouping.%I FOR INSERT WITH CHECK (project_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT alert_grouping.member_project_ids(%L))))',
+                t.tbl || '_insert', t.tbl, t.write_role);
+            EXECUTE pg_catalog.format(
+                'CREATE POLICY %I ON alert_grouping.%I FOR UPDATE USING (project_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT alert_grouping.member_project_ids(%L)))) WITH CHECK (project_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT alert_grouping.member_project_ids(%L))))',
+                t.tbl || '_update', t.tbl, t.write_role, t.write_role);
+            EXECUTE pg_catalog.format(
+                'CREATE POLICY %I ON alert_grouping.%I FOR DELETE USING (project_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT alert_grouping.member_project_ids(%L))))',
+                t.tbl || '_delete', t.tbl, t.delete_role);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Projects are created by the platform's owner role; members read them, admins edit them.
+ALTER TABLE alert_grouping.projects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY projects_select ON alert_grouping.projects FOR SELECT
+    USING (id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT alert_grouping.member_project_ids('viewer'))));
+CREATE POLICY projects_update ON alert_grouping.projects FOR UPDATE
+    USING (id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT alert_grouping.member_project_ids('admin'))))
+    WITH CHECK (id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT alert_grouping.member_project_ids('admin'))));
+
+------------------------------------------------------------------------------------------
+-- Privileges
+------------------------------------------------------------------------------------------
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM PUBLIC;
+
+CREATE FUNCTION alert_grouping.grant_access(role name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = grant_access.role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA alert_grouping TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON alert_grouping.alerts, alert_grouping.episodes, '
+        'alert_grouping.episode_members, alert_grouping.episode_events, '
+        'alert_grouping.grouping_rules, '
+        'alert_grouping.project_flag_overrides, alert_grouping.teams, '
+        'alert_grouping.team_members, alert_grouping.labels, alert_grouping.episode_owner_users, '
+        'alert_grouping.episode_owner_teams, alert_grouping.episode_labels TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
+        'alert_grouping.feature_flags TO %I', role);
+    EXECUTE pg_catalog.format('GRANT SELECT, UPDATE ON alert_grouping.projects TO %I', role);
+    -- db_role links a database role to a user across all projects: owner only.
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, DELETE, INSERT (project_id, user_id, role, created_at), UPDATE (role) '
+        'ON alert_grouping.project_members TO %I', role);
+    FOREACH f IN ARRAY ARRAY[
+        'current_user_id()', 'role_is_mapped(name)', 'user_id_for_role(name)', 'role_rank(text)',
+        'projects_of_user(uuid,text)', 'member_project_ids(text)',
+        'has_project_role(uuid,text)', 'rollout_bucket(text,uuid)', 'flag_enabled(text,uuid)',
+        'fingerprint(uuid,text,jsonb)', 'dedup_key_fingerprint(text)',
+        'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
+        'regroup(uuid,uuid,timestamptz,timestamptz)', 'lock_fingerprint(uuid,text)',
+        'lock_for_batch(uuid,alert_grouping.alerts[],text[])',
+        'require_project(uuid)', 'event_time(jsonb,text)', 'event_to_alert(uuid,jsonb,text)', 'apply_event_action(uuid,text,text,timestamptz)',
+        'insert_alerts(alert_grouping.alerts[])', 'ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
+        'lock_episode(uuid,uuid)', 'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
+        'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)']
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION alert_grouping.%s TO %I', f, role);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION alert_grouping.grant_access(name) FROM PUBLIC;
+
+------------------------------------------------------------------------------------------
+-- pg_dump keeps user data of extension tables
+------------------------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.projects', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.project_counters', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.project_members', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.feature_flags', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.project_flag_overrides', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.teams', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.team_members', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.labels', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.grouping_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.episodes', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.episode_members', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.episode_events', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.episode_owner_users', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.episode_owner_teams', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.episode_labels', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.engine_errors', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.episode_events_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.engine_errors_id_seq', '');
+
+------------------------------------------------------------------------------------------
+-- Version 0.2: sql/alert_grouping--0.1--0.2.sql as it was released
+------------------------------------------------------------------------------------------
+
+-- 0.2: hardening. Identity fails closed, internal functions are never granted, every
+-- function pins search_path, 64-bit advisory locks in one order for every path, the engine
+-- decides without a transaction id of its own, restores are safe by default.
+
+------------------------------------------------------------------------------------------
+-- Identity
+------------------------------------------------------------------------------------------
+-- A mapping names a role by OID: renaming a role keeps its mapping, and a new role with an
+-- old name inherits nothing. Names that no longer exist are unmapped (they act for nobody).
+DROP INDEX alert_grouping.project_members_db_role_idx;
+ALTER TABLE alert_grouping.project_members
+    ALTER COLUMN db_role TYPE pg_catalog.regrole
+    USING pg_catalog.to_regrole(pg_catalog.quote_ident(db_role::text));
+CREATE INDEX project_members_db_role_idx ON alert_grouping.project_members (db_role)
+    WHERE db_role IS NOT NULL;
+
+-- Roles that may act for any user (SET LOCAL alert_grouping.user_id): an application's pooled
+-- login, registered by grant_access(role, act_for_users => true). Only the owner reads it.
+CREATE TABLE alert_grouping.application_roles (
+    role pg_catalog.regrole NOT NULL PRIMARY KEY,
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.application_roles', '');
+
+-- Evaluated in C as the caller (GetUserId()), reading the mappings as the owner: the lookups
+-- answer only for the calling role, never for a role or user someone names.
+CREATE OR REPLACE FUNCTION alert_grouping.current_user_id() RETURNS uuid
+AS 'MODULE_PATHNAME', 'ag_current_user_id'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION alert_grouping.member_project_ids(min_role text) RETURNS SETOF uuid
+AS 'MODULE_PATHNAME', 'ag_member_project_ids'
+LANGUAGE C STABLE ROWS 10
+SET search_path = pg_catalog, pg_temp;
+
+DROP FUNCTION alert_grouping.role_is_mapped(name);
+DROP FUNCTION alert_grouping.user_id_for_role(name);
+DROP FUNCTION alert_grouping.projects_of_user(uuid, text);
+DROP FUNCTION alert_grouping.role_rank(text);  -- only projects_of_user used it
+
+-- flag_enabled is part of the API; the bucket is computed inline so that it calls nothing
+-- internal.
+CREATE OR REPLACE FUNCTION alert_grouping.flag_enabled(flag text, project_id uuid) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(
+        (SELECT o.enabled FROM alert_grouping.project_flag_overrides AS o
+          WHERE o.project_id OPERATOR(pg_catalog.=) flag_enabled.project_id
+            AND o.flag OPERATOR(pg_catalog.=) flag_enabled.flag),
+        (SELECT CASE WHEN f.rollout_percent IS NOT NULL
+                     THEN ((('x' OPERATOR(pg_catalog.||) pg_catalog.left(pg_catalog.encode(
+                              pg_catalog.sha256(pg_catalog.convert_to(
+                                  f.flag OPERATOR(pg_catalog.||) '/'
+                                  OPERATOR(pg_catalog.||) flag_enabled.project_id::text, 'UTF8')),
+                              'hex'), 8))::bit(32)::bigint OPERATOR(pg_catalog.%) 100)::integer
+                          OPERATOR(pg_catalog.<) f.rollout_percent)
+                     ELSE f.enabled END
+           FROM alert_grouping.feature_flags AS f
+          WHERE f.flag OPERATOR(pg_catalog.=) flag_enabled.flag),
+        flag_enabled.flag OPERATOR(pg_catalog.=) 'grouping')
+$$;
+
+------------------------------------------------------------------------------------------
+-- Every function pins search_path (the C ones run SQL too)
+------------------------------------------------------------------------------------------
+ALTER FUNCTION alert_grouping.fingerprint(uuid, text, jsonb) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.dedup_key_fingerprint(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.validate_rule(jsonb, jsonb, jsonb)
+    SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.preview_rule(uuid, jsonb, jsonb, timestamptz, timestamptz)
+    SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.regroup(uuid, uuid, timestamptz, timestamptz)
+    SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.lock_fingerprint(uuid, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.lock_for_batch(uuid, alert_grouping.alerts[], text[])
+    SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.alerts_before_insert() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.alerts_after_insert() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.rules_before_write() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION alert_grouping.config_changed() SET search_path = pg_catalog, pg_temp;
+
+-- Internal: the ingest and lifecycle implementations lock the episodes they change, in the
+-- engine's order (after the fingerprint and group locks, before any row).
+CREATE FUNCTION alert_grouping.lock_episodes(project_id uuid, episode_ids uuid[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'ag_lock_episodes'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------------------
+-- Alerts: finite event times, group keys of any length, unambiguous fingerprints
+------------------------------------------------------------------------------------------
+DO $$
+DECLARE
+    n bigint;
+BEGIN
+    SELECT pg_catalog.count(*) INTO n FROM alert_grouping.alerts AS a
+     WHERE NOT pg_catalog.isfinite(a.created_at);
+    IF n OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'alert_grouping 0.2 needs finite alert times: % alerts have created_at = infinity or -infinity', n
+            USING ERRCODE = '23514',
+                  HINT = 'Correct or delete them (SELECT ... WHERE NOT isfinite(created_at)), then update again.';
+    END IF;
+END
+$$;
+-- An infinite time would make an episode absorb every later alert (or overflow the windows).
+ALTER TABLE alert_grouping.alerts
+    ADD CONSTRAINT alerts_created_at_finite CHECK (pg_catalog.isfinite(created_at));
+
+-- Group keys are looked up through a hash: a key may be longer than a B-tree entry can be.
+DROP INDEX alert_grouping.episodes_open_key_idx;
+CREATE INDEX episodes_open_key_idx
+    ON alert_grouping.episodes (project_id, rule_id, pg_catalog.hashtextextended(group_key, 0))
+    WHERE state <> 'resolved';
+DROP INDEX alert_grouping.episodes_resolved_key_idx;
+CREATE INDEX episodes_resolved_key_idx
+    ON alert_grouping.episodes
+       (project_id, rule_id, pg_catalog.hashtextextended(group_key, 0), resolved_at)
+    WHERE state = 'resolved';
+
+-- Fingerprint material now escapes its separators. Only alerts whose title or labels hold one
+-- of them ('\', '|' in titles; '\', ',', '=' in label names and values) change.
+UPDATE alert_grouping.alerts AS a
+   SET fingerprint = alert_grouping.fingerprint(a.monitor_id, a.title, a.labels)
+ WHERE a.dedup_key IS NULL
+   AND (a.title OPERATOR(pg_catalog.~) '[\\|]'
+        OR EXISTS (SELECT FROM pg_catalog.jsonb_each_text(a.labels) AS l
+                    WHERE l.key OPERATOR(pg_catalog.~) '[\\,=]'
+                       OR l.value OPERATOR(pg_catalog.~) '[\\,=]'));
+
+------------------------------------------------------------------------------------------
+-- Ingestion: validated fields, finite times, every matching alert acted on, linear batches
+------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION alert_grouping.event_time(event jsonb, field_prefix text DEFAULT '')
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t timestamptz;
+BEGIN
+    IF event -> 'payload' -> 'timestamp' IS NULL
+       OR pg_catalog.jsonb_typeof(event -> 'payload' -> 'timestamp') = 'null' THEN
+        RETURN pg_catalog.now();
+    END IF;
+    IF pg_catalog.jsonb_typeof(event -> 'payload' -> 'timestamp') <> 'string' THEN
+        RAISE EXCEPTION 'event field "%payload.timestamp" must be a string', field_prefix
+            USING ERRCODE = '22023';
+    END IF;
+    -- Only a given timestamp pays for the exception block (a subtransaction).
+    BEGIN
+        t := (event -> 'payload' ->> 'timestamp')::timestamptz;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'event field "%payload.timestamp" must be a timestamp', field_prefix
+            USING ERRCODE = '22023';
+    END;
+    IF NOT pg_catalog.isfinite(t) THEN
+        RAISE EXCEPTION 'event field "%payload.timestamp" must be a finite timestamp', field_prefix
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN t;
+END
+$$;
+
+-- A dedup_key given in an event: a JSON string of 1 to 255 characters (NULL when absent).
+CREATE FUNCTION alert_grouping.event_dedup_key(event jsonb, field_prefix text, required boolean)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k jsonb := event -> 'dedup_key';
+BEGIN
+    IF k IS NULL OR pg_catalog.jsonb_typeof(k) = 'null' THEN
+        IF required THEN
+            RAISE EXCEPTION 'event field "%dedup_key" is required for event_action "%"',
+                field_prefix, event ->> 'event_action' USING ERRCODE = '22023';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF pg_catalog.jsonb_typeof(k) <> 'string' THEN
+        RAISE EXCEPTION 'event field "%dedup_key" must be a string, not %', field_prefix,
+            pg_catalog.jsonb_typeof(k) USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.length(k #>> '{}') NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'event field "%dedup_key" must be 1 to 255 characters long', field_prefix
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN k #>> '{}';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alert_grouping.event_to_alert(project_id uuid, event jsonb,
+                                                         field_prefix text DEFAULT '')
+RETURNS alert_grouping.alerts
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a alert_grouping.alerts;
+    payload jsonb := event -> 'payload';
+    sev text;
+BEGIN
+    IF event IS NULL OR pg_catalog.jsonb_typeof(event) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object, not %',
+            COALESCE(NULLIF(pg_catalog.rtrim(field_prefix, '.'), ''), 'event'),
+            COALESCE(pg_catalog.jsonb_typeof(event), 'null')
+            USING ERRCODE = '22023';
+    END IF;
+    IF payload IS NOT NULL AND pg_catalog.jsonb_typeof(payload) <> 'object' THEN
+        RAISE EXCEPTION 'event field "%payload" must be a JSON object', field_prefix USING ERRCODE = '22023';
+    END IF;
+    a.project_id := event_to_alert.project_id;
+    a.id := pg_catalog.gen_random_uuid();
+    a.dedup_key := alert_grouping.event_dedup_key(event, field_prefix, false);
+    IF payload -> 'summary' IS NOT NULL AND pg_catalog.jsonb_typeof(payload -> 'summary') <> 'string' THEN
+        RAISE EXCEPTION 'event field "%payload.summary" must be a string, not %', field_prefix,
+            pg_catalog.jsonb_typeof(payload -> 'summary') USING ERRCODE = '22023';
+    END IF;
+    a.title := payload ->> 'summary';
+    IF a.title IS NULL OR a.title = '' THEN
+        RAISE EXCEPTION 'event field "%payload.summary" is required for a trigger event', field_prefix
+            USING ERRCODE = '22023';
+    END IF;
+    sev := COALESCE(payload ->> 'severity', 'medium');
+    -- PagerDuty's names map onto ours.
+    sev := CASE sev WHEN 'error' THEN 'high' WHEN 'warning' THEN 'medium' ELSE sev END;
+    IF sev NOT IN ('info', 'low', 'medium', 'high', 'critical') THEN
+        RAISE EXCEPTION 'event field "%payload.severity" has unknown value "%"', field_prefix, sev
+            USING ERRCODE = '22023',
+                  HINT = 'Use critical, error, warning, info, or one of low, medium, high.';
+    END IF;
+    a.severity := sev::alert_grouping.severity;
+    a.source := payload ->> 'source';
+    a.details := payload -> 'custom_details';
+    a.description := COALESCE(event ->> 'description', payload ->> 'component');
+    a.labels := COALESCE(event -> 'labels', '{}');
+    IF pg_catalog.jsonb_typeof(a.labels) <> 'object' THEN
+        RAISE EXCEPTION 'event field "%labels" must be a JSON object', field_prefix USING ERRCODE = '22023';
+    END IF;
+    -- Checked without an exception block: a batch must not cost a subtransaction per event.
+    IF event ->> 'monitor_id' IS NOT NULL THEN
+        IF (event ->> 'monitor_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+            RAISE EXCEPTION 'event field "%monitor_id" must be a uuid', field_prefix
+                USING ERRCODE = '22023';
+        END IF;
+        a.monitor_id := (event ->> 'monitor_id')::uuid;
+    END IF;
+    a.created_at := alert_grouping.event_time(event, field_prefix);
+    a.state := 'firing';
+    a.duplicate_count := 0;
+    RETURN a;
+END
+$$;
+
+-- acknowledge / resolve by dedup_key: acts on every active alert holding it (one, unless
+-- grouping was off when they came) and returns the oldest, NULL when none is active. Locks in
+-- the engine's order: the fingerprint, then the episodes of those alerts, then the rows.
+CREATE OR REPLACE FUNCTION alert_grouping.apply_event_action(project_id uuid, action text,
+                                                             dedup_key text, at timestamptz)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fp text := alert_grouping.dedup_key_fingerprint(dedup_key);
+    target uuid;
+BEGIN
+    PERFORM alert_grouping.lock_fingerprint(project_id, fp);
+    PERFORM alert_grouping.lock_episodes(project_id, ARRAY(
+        SELECT DISTINCT a.episode_id FROM alert_grouping.alerts AS a
+         WHERE a.project_id = apply_event_action.project_id AND a.fingerprint = fp
+           AND a.state <> 'resolved' AND a.episode_id IS NOT NULL));
+    WITH acted AS (
+        UPDATE alert_grouping.alerts AS a
+           SET state = CASE action WHEN 'resolve' THEN 'resolved'::alert_grouping.alert_state
+                                   ELSE 'acknowledged'::alert_grouping.alert_state END,
+               acknowledged_at = CASE WHEN action = 'acknowledge' THEN at ELSE a.acknowledged_at END,
+               resolved_at = CASE WHEN action = 'resolve' THEN at ELSE a.resolved_at END
+         WHERE a.project_id = apply_event_action.project_id AND a.fingerprint = fp
+           AND a.state <> 'resolved'
+           AND (action = 'resolve' OR a.state = 'firing')
+        RETURNING a.id, a.created_at)
+    SELECT acted.id INTO target FROM acted ORDER BY acted.created_at, acted.id LIMIT 1;
+    IF target IS NULL THEN
+        SELECT a.id INTO target FROM alert_grouping.alerts AS a
+         WHERE a.project_id = apply_event_action.project_id AND a.fingerprint = fp
+           AND a.state <> 'resolved'
+         ORDER BY a.created_at, a.id LIMIT 1;
+    END IF;
+    RETURN target;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.ingest_internal(project_id uuid, event jsonb)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    action text := COALESCE(event ->> 'event_action', 'trigger');
+BEGIN
+    PERFORM alert_grouping.require_project(project_id);
+    IF event IS NULL OR pg_catalog.jsonb_typeof(event) <> 'object' THEN
+        RAISE EXCEPTION 'event must be a JSON object, not %', COALESCE(pg_catalog.jsonb_typeof(event), 'null')
+            USING ERRCODE = '22023';
+    END IF;
+    IF action IN ('acknowledge', 'resolve') THEN
+        RETURN alert_grouping.apply_event_action(project_id, action,
+                                                 alert_grouping.event_dedup_key(event, '', true),
+                                                 alert_grouping.event_time(event));
+    ELSIF action <> 'trigger' THEN
+        RAISE EXCEPTION 'event field "event_action" has unknown value "%"', action
+            USING ERRCODE = '22023', HINT = 'Use trigger, acknowledge or resolve.';
+    END IF;
+    RETURN (SELECT i.alert_id FROM alert_grouping.insert_alerts(
+                ARRAY[alert_grouping.event_to_alert(project_id, event)]) AS i);
+END
+$$;
+
+CREATE FUNCTION alert_grouping.ingest_batch_internal(project_id uuid, events jsonb)
+RETURNS TABLE (alert_id uuid, action text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    max_events constant integer := 10000;
+    ev record;
+    actions text[] := '{}';
+    parsed alert_grouping.alerts[] := '{}';
+    fingerprints text[] := '{}';
+    triggers alert_grouping.alerts[] := '{}';
+    results uuid[] := '{}';
+    cuts boolean[];
+    a alert_grouping.alerts;
+    n integer;
+    run_start integer := 1;
+    i integer;
+    j integer;
+    pending alert_grouping.alerts[];
+    positions integer[];
+    inserted uuid[];
+BEGIN
+    PERFORM alert_grouping.require_project(project_id);
+    IF events IS NULL OR pg_catalog.jsonb_typeof(events) <> 'array' THEN
+        RAISE EXCEPTION 'events must be a JSON array' USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.jsonb_array_length(events) > max_events THEN
+        RAISE EXCEPTION 'events must hold at most % events, not %', max_events,
+            pg_catalog.jsonb_array_length(events)
+            USING ERRCODE = '54000', HINT = 'Send the events in several batches.';
+    END IF;
+    -- Validate every event first: a bad one refuses the whole batch before anything is written.
+    FOR ev IN SELECT e.value, e.ordinality - 1 AS i
+                FROM pg_catalog.jsonb_array_elements(events) WITH ORDINALITY AS e LOOP
+        IF pg_catalog.jsonb_typeof(ev.value) <> 'object' THEN
+            RAISE EXCEPTION 'events[%] must be a JSON object, not %', ev.i,
+                pg_catalog.jsonb_typeof(ev.value) USING ERRCODE = '22023';
+        END IF;
+        CASE COALESCE(ev.value ->> 'event_action', 'trigger')
+        WHEN 'trigger' THEN
+            a := alert_grouping.event_to_alert(ingest_batch_internal.project_id, ev.value,
+                                               pg_catalog.format('events[%s].', ev.i));
+            triggers := triggers || a;
+            fingerprints := fingerprints || CASE WHEN a.dedup_key IS NOT NULL
+                THEN alert_grouping.dedup_key_fingerprint(a.dedup_key)
+                ELSE alert_grouping.fingerprint(a.monitor_id, a.title, a.labels) END;
+        WHEN 'acknowledge', 'resolve' THEN
+            a := NULL;
+            a.dedup_key := alert_grouping.event_dedup_key(ev.value,
+                                                          pg_catalog.format('events[%s].', ev.i), true);
+            a.created_at := alert_grouping.event_time(ev.value, pg_catalog.format('events[%s].', ev.i));
+            fingerprints := fingerprints || alert_grouping.dedup_key_fingerprint(a.dedup_key);
+        ELSE
+            RAISE EXCEPTION 'event field "events[%].event_action" has unknown value "%"',
+                ev.i, ev.value ->> 'event_action'
+                USING ERRCODE = '22023', HINT = 'Use trigger, acknowledge or resolve.';
+        END CASE;
+        actions := actions || COALESCE(ev.value ->> 'event_action', 'trigger');
+        parsed := parsed || a;
+        results := results || NULL::uuid;
+    END LOOP;
+    n := pg_catalog.cardinality(actions);
+    -- Everything the batch's statements will lock is locked up front, in the engine's order,
+    -- so they cannot wait in a cycle with other writers.
+    PERFORM alert_grouping.lock_for_batch(project_id, triggers, fingerprints);
+    -- Triggers go in as one INSERT (the engine groups per statement) and the acknowledges
+    -- and resolves follow in order; the batch is cut only where an acknowledge or resolve
+    -- precedes a trigger with the same dedup_key, which must see it (one sorted pass).
+    cuts := ARRAY(
+        SELECT COALESCE(x.act <> 'trigger' AND x.later_trigger, false)
+          FROM (SELECT u.ord, u.act,
+                       pg_catalog.bool_or(u.act = 'trigger') OVER (
+                           PARTITION BY u.key ORDER BY u.ord
+                           ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS later_trigger
+                  FROM ROWS FROM (pg_catalog.unnest(actions), pg_catalog.unnest(parsed))
+                       WITH ORDINALITY AS u(act, pid, aid, mid, sev, title, descr, labels, key,
+                                            src, det, fp, dup, dupat, epi, st, cat, ackat,
+                                            resat, ord)) AS x
+         ORDER BY x.ord);
+    FOR i IN 1 .. n + 1 LOOP
+        IF i <= n AND (actions[i] = 'trigger' OR NOT cuts[i]) THEN
+            CONTINUE;
+        END IF;
+        -- Flush events run_start .. i-1: their triggers, then their other actions in order.
+        pending := '{}';
+        positions := '{}';
+        FOR j IN run_start .. i - 1 LOOP
+            IF actions[j] = 'trigger' THEN
+                pending := pending || parsed[j];
+                positions := positions || j;
+            END IF;
+        END LOOP;
+        IF pg_catalog.cardinality(pending) > 0 THEN
+            inserted := ARRAY(SELECT r.alert_id FROM alert_grouping.insert_alerts(pending) AS r);
+            FOR j IN 1 .. pg_catalog.cardinality(positions) LOOP
+                results[positions[j]] := inserted[j];
+            END LOOP;
+        END IF;
+        FOR j IN run_start .. LEAST(i, n) LOOP
+            IF actions[j] <> 'trigger' THEN
+                results[j] := alert_grouping.apply_event_action(
+                    ingest_batch_internal.project_id, actions[j], parsed[j].dedup_key,
+                    parsed[j].created_at);
+            END IF;
+        END LOOP;
+        run_start := i + 1;
+    END LOOP;
+    RETURN QUERY SELECT r.id, r.act
+                   FROM ROWS FROM (pg_catalog.unnest(results), pg_catalog.unnest(actions))
+                        WITH ORDINALITY AS r(id, act, ord)
+                  ORDER BY r.ord;
+END
+$$;
+
+-- The lifecycle implementations, as in 0.1 (lock_episode now takes the episode's advisory lock).
+CREATE FUNCTION alert_grouping.acknowledge_episode_internal(project_id uuid, episode_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    n integer;
+BEGIN
+    IF ep.state = 'resolved' THEN
+        RAISE EXCEPTION 'episode % is resolved', ep.episode_number USING ERRCODE = '55000';
+    ELSIF ep.state = 'acknowledged' THEN
+        RETURN ep;
+    END IF;
+    UPDATE alert_grouping.episodes AS e
+       SET state = 'acknowledged', acknowledged_at = pg_catalog.now()
+     WHERE e.project_id = ep.project_id AND e.id = ep.id
+    RETURNING e.* INTO ep;
+    UPDATE alert_grouping.alerts AS a
+       SET state = 'acknowledged', acknowledged_at = pg_catalog.now()
+     WHERE a.project_id = ep.project_id AND a.episode_id = ep.id AND a.state = 'firing';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'acknowledged',
+            pg_catalog.jsonb_build_object('by', alert_grouping.current_user_id(),
+                                          'alerts_acknowledged', n));
+    RETURN ep;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.resolve_episode_internal(project_id uuid, episode_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    n integer;
+BEGIN
+    IF ep.state = 'resolved' THEN
+        RETURN ep;
+    END IF;
+    -- The episode first: the member trigger then sees it resolved and does not resolve it again.
+    UPDATE alert_grouping.episodes AS e
+       SET state = 'resolved', resolved_at = pg_catalog.now()
+     WHERE e.project_id = ep.project_id AND e.id = ep.id;
+    UPDATE alert_grouping.alerts AS a
+       SET state = 'resolved', resolved_at = pg_catalog.now()
+     WHERE a.project_id = ep.project_id AND a.episode_id = ep.id AND a.state <> 'resolved';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'resolved',
+            pg_catalog.jsonb_build_object('reason', 'manual',
+                                          'by', alert_grouping.current_user_id(),
+                                          'alerts_resolved', n));
+    SELECT e.* INTO ep FROM alert_grouping.episodes AS e
+     WHERE e.project_id = ep.project_id AND e.id = ep.id;
+    RETURN ep;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.add_alert_to_episode_internal(project_id uuid, episode_id uuid, alert_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    al alert_grouping.alerts;
+    active integer;
+BEGIN
+    SELECT a.* INTO al FROM alert_grouping.alerts AS a
+     WHERE a.project_id = add_alert_to_episode_internal.project_id AND a.id = add_alert_to_episode_internal.alert_id
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'alert % not found in project %', alert_id, project_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    IF al.episode_id = ep.id THEN
+        RETURN ep;
+    ELSIF al.episode_id IS NOT NULL THEN
+        RAISE EXCEPTION 'alert % already belongs to episode %', alert_id, al.episode_id
+            USING ERRCODE = '55000', HINT = 'Remove it from that episode first.';
+    END IF;
+    active := CASE WHEN al.state <> 'resolved' THEN 1 ELSE 0 END;
+    INSERT INTO alert_grouping.episode_members (project_id, episode_id, alert_id, added_by)
+    VALUES (ep.project_id, ep.id, al.id, 'manual');
+    UPDATE alert_grouping.alerts AS a SET episode_id = ep.id
+     WHERE a.project_id = al.project_id AND a.id = al.id;
+    UPDATE alert_grouping.episodes AS e
+       SET alert_count = e.alert_count + 1,
+           active_alert_count = e.active_alert_count + active,
+           all_alerts_resolved_at = CASE WHEN active = 1 THEN NULL ELSE e.all_alerts_resolved_at END,
+           severity = GREATEST(e.severity, al.severity),
+           last_activity_at = GREATEST(e.last_activity_at, al.created_at),
+           monitor_ids = CASE WHEN al.monitor_id IS NULL OR al.monitor_id = ANY (e.monitor_ids)
+                              THEN e.monitor_ids ELSE e.monitor_ids || al.monitor_id END,
+           unique_monitor_count = pg_catalog.cardinality(
+               CASE WHEN al.monitor_id IS NULL OR al.monitor_id = ANY (e.monitor_ids)
+                    THEN e.monitor_ids ELSE e.monitor_ids || al.monitor_id END),
+           title = CASE WHEN e.title_template IS NULL THEN e.title
+                        ELSE pg_catalog.replace(e.title_template, '{{alert_count}}',
+                                                (e.alert_count + 1)::text) END
+     WHERE e.project_id = ep.project_id AND e.id = ep.id
+    RETURNING e.* INTO ep;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'alert_added',
+            pg_catalog.jsonb_build_object('alert_id', al.id,
+                                          'by', alert_grouping.current_user_id()));
+    RETURN ep;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.remove_alert_from_episode_internal(project_id uuid, episode_id uuid,
+                                                         alert_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    al alert_grouping.alerts;
+BEGIN
+    DELETE FROM alert_grouping.episode_members AS m
+     WHERE m.project_id = ep.project_id AND m.episode_id = ep.id
+       AND m.alert_id = remove_alert_from_episode_internal.alert_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'alert % is not a member of episode %', alert_id, episode_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    UPDATE alert_grouping.alerts AS a SET episode_id = NULL
+     WHERE a.project_id = ep.project_id AND a.id = remove_alert_from_episode_internal.alert_id
+    RETURNING a.* INTO al;
+    UPDATE alert_grouping.episodes AS e
+       SET alert_count = e.alert_count - 1,
+           active_alert_count = e.active_alert_count
+                                - CASE WHEN al.state <> 'resolved' THEN 1 ELSE 0 END,
+           monitor_ids = m.ids,
+           unique_monitor_count = pg_catalog.cardinality(m.ids),
+           title = CASE WHEN e.title_template IS NULL THEN e.title
+                        ELSE pg_catalog.replace(e.title_template, '{{alert_count}}',
+                                                (e.alert_count - 1)::text) END
+      FROM (SELECT COALESCE(pg_catalog.array_agg(DISTINCT a.monitor_id)
+                                FILTER (WHERE a.monitor_id IS NOT NULL), '{}') AS ids
+              FROM alert_grouping.alerts AS a
+             WHERE a.project_id = ep.project_id AND a.episode_id = ep.id) AS m
+     WHERE e.project_id = ep.project_id AND e.id = ep.id
+    RETURNING e.* INTO ep;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'alert_removed',
+            pg_catalog.jsonb_build_object('alert_id', al.id,
+                                          'by', alert_grouping.current_user_id()));
+    RETURN ep;
+END
+$$;
+
+-- The lifecycle implementations lock the episode's advisory lock before its row, like every
+-- other writer of an episode.
+CREATE OR REPLACE FUNCTION alert_grouping.lock_episode(project_id uuid, episode_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes;
+BEGIN
+    PERFORM alert_grouping.lock_episodes(project_id, ARRAY[episode_id]);
+    SELECT e.* INTO ep FROM alert_grouping.episodes AS e
+     WHERE e.project_id = lock_episode.project_id AND e.id = lock_episode.episode_id
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'episode % not found in project %', episode_id, project_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    RETURN ep;
+END
+$$;
+
+-- The API functions that take the engine's internal locks become C wrappers: they check that
+-- the caller is a responder or admin of the project, then run <name>_internal (never granted)
+-- as the owner, with current_user_id() still answering the caller's user. CREATE OR REPLACE
+-- keeps their OIDs, so the grants roles received from 0.1 stay.
+CREATE OR REPLACE FUNCTION alert_grouping.ingest(project_id uuid, event jsonb) RETURNS uuid
+AS 'MODULE_PATHNAME', 'ag_api_call'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION alert_grouping.ingest_batch(project_id uuid, events jsonb)
+RETURNS TABLE (alert_id uuid, action text)
+AS 'MODULE_PATHNAME', 'ag_api_call'
+LANGUAGE C VOLATILE ROWS 100
+SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION alert_grouping.acknowledge_episode(project_id uuid, episode_id uuid)
+RETURNS alert_grouping.episodes
+AS 'MODULE_PATHNAME', 'ag_api_call'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION alert_grouping.resolve_episode(project_id uuid, episode_id uuid)
+RETURNS alert_grouping.episodes
+AS 'MODULE_PATHNAME', 'ag_api_call'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION alert_grouping.add_alert_to_episode(project_id uuid, episode_id uuid, alert_id uuid)
+RETURNS alert_grouping.episodes
+AS 'MODULE_PATHNAME', 'ag_api_call'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION alert_grouping.remove_alert_from_episode(project_id uuid, episode_id uuid,
+                                                         alert_id uuid)
+RETURNS alert_grouping.episodes
+AS 'MODULE_PATHNAME', 'ag_api_call'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------------------
+-- Privileges: the documented API only
+------------------------------------------------------------------------------------------
+DROP FUNCTION alert_grouping.grant_access(name);
+
+CREATE FUNCTION alert_grouping.grant_access(role name, act_for_users boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f text;
+BEGIN
+    IF pg_catalog.to_regrole(pg_catalog.quote_ident(role)) IS NULL THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA alert_grouping TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON alert_grouping.alerts, alert_grouping.episodes, '
+        'alert_grouping.episode_members, alert_grouping.episode_events, '
+        'alert_grouping.grouping_rules, '
+        'alert_grouping.project_flag_overrides, alert_grouping.teams, '
+        'alert_grouping.team_members, alert_grouping.labels, alert_grouping.episode_owner_users, '
+        'alert_grouping.episode_owner_teams, alert_grouping.episode_labels TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
+        'alert_grouping.feature_flags TO %I', role);
+    EXECUTE pg_catalog.format('GRANT SELECT, UPDATE ON alert_grouping.projects TO %I', role);
+    -- db_role links a database role to a user across all projects: owner only.
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, DELETE, INSERT (project_id, user_id, role, created_at), UPDATE (role) '
+        'ON alert_grouping.project_members TO %I', role);
+    FOREACH f IN ARRAY ARRAY[
+        'current_user_id()', 'member_project_ids(text)', 'has_project_role(uuid,text)',
+        'flag_enabled(text,uuid)', 'fingerprint(uuid,text,jsonb)', 'dedup_key_fingerprint(text)',
+        'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
+        'regroup(uuid,uuid,timestamptz,timestamptz)', 'ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
+        'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
+        'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)']
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION alert_grouping.%s TO %I', f, role);
+    END LOOP;
+    IF act_for_users THEN
+        INSERT INTO alert_grouping.application_roles (role)
+        VALUES (pg_catalog.to_regrole(pg_catalog.quote_ident(grant_access.role)))
+        ON CONFLICT DO NOTHING;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.revoke_access(role name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.to_regrole(pg_catalog.quote_ident(role)) IS NULL THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    EXECUTE pg_catalog.format('REVOKE ALL ON ALL TABLES IN SCHEMA alert_grouping FROM %I', role);
+    EXECUTE pg_catalog.format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA alert_grouping FROM %I', role);
+    EXECUTE pg_catalog.format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM %I', role);
+    EXECUTE pg_catalog.format('REVOKE ALL ON SCHEMA alert_grouping FROM %I', role);
+    DELETE FROM alert_grouping.application_roles AS r
+     WHERE r.role OPERATOR(pg_catalog.=) pg_catalog.to_regrole(pg_catalog.quote_ident(revoke_access.role));
+END
+$$;
+
+-- Roles granted by 0.1 keep the API and lose every internal function. A role mapped to no
+-- member could only ever have acted through alert_grouping.user_id, so it keeps that right,
+-- now explicitly; mapped roles never gain it.
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT p.oid::pg_catalog.regprocedure AS fn, a.grantee::pg_catalog.regrole AS grantee
+               FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a
+              WHERE p.pronamespace = 'alert_grouping'::pg_catalog.regnamespace
+                AND a.grantee <> 0 AND a.grantee <> p.proowner
+                AND p.proname::text <> ALL (ARRAY['current_user_id', 'member_project_ids',
+                    'has_project_role', 'flag_enabled', 'fingerprint', 'dedup_key_fingerprint',
+                    'validate_rule', 'preview_rule', 'regroup', 'ingest', 'ingest_batch',
+                    'acknowledge_episode', 'resolve_episode', 'add_alert_to_episode',
+                    'remove_alert_from_episode'])
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM %s', r.fn, r.grantee);
+    END LOOP;
+    FOR r IN SELECT a.grantee::pg_catalog.regrole AS grantee
+               FROM pg_catalog.pg_namespace AS n, pg_catalog.aclexplode(n.nspacl) AS a
+              WHERE n.nspname = 'alert_grouping' AND a.privilege_type = 'USAGE'
+                AND a.grantee <> 0 AND a.grantee <> n.nspowner
+                AND NOT EXISTS (SELECT FROM alert_grouping.project_members AS m
+                                 WHERE m.db_role::pg_catalog.oid = a.grantee)
+    LOOP
+        INSERT INTO alert_grouping.application_roles (role) VALUES (r.grantee);
+        RAISE NOTICE 'alert_grouping: role % is mapped to no member and keeps acting for the user in alert_grouping.user_id', r.grantee
+            USING HINT = 'Take that right back with revoke_access(role), then grant_access(role).';
+    END LOOP;
+END
+$$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM PUBLIC;
+
+-- ALTER EXTENSION records the current ACL of every object its script touches as the object's
+-- initial privileges, grants made since by grant_access included; pg_dump leaves initial
+-- privileges out of a dump, so a restore would lose those grants. Put back what a fresh
+-- install records: the owner's own privileges only.
+UPDATE pg_catalog.pg_init_privs AS ip
+   SET initprivs = ARRAY(
+           SELECT a.item FROM pg_catalog.unnest(ip.initprivs) AS a(item)
+            WHERE EXISTS (SELECT FROM pg_catalog.aclexplode(ARRAY[a.item]) AS x
+                           WHERE x.grantee IN (0, (SELECT e.extowner FROM pg_catalog.pg_extension AS e
+                                                   WHERE e.extname = 'alert_grouping'))))
+ WHERE ip.privtype = 'e'
+   AND (ip.classoid, ip.objoid) IN (
+           SELECT d.classid, d.objid FROM pg_catalog.pg_depend AS d
+            WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+              AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e
+                                 WHERE e.extname = 'alert_grouping')
+              AND d.deptype = 'e'
+           UNION ALL
+           SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass, 'alert_grouping'::pg_catalog.regnamespace);
+
+------------------------------------------------------------------------------------------
+-- Version 0.3: sql/alert_grouping--0.2--0.3.sql as it was released
+------------------------------------------------------------------------------------------
+
+-- 0.3: ingestion speed. The engine's statements keep generic plans (no planning per alert),
+-- an alert row is written once with its episode already decided, and an alert's membership
+-- (added_by, added_at, rule_id, similarity_score) lives on the alert row: an alert belongs
+-- to at most one episode, so episode_members becomes a view over alerts with the same
+-- columns, and joining an episode writes no second table.
+
+------------------------------------------------------------------------------------------
+-- Membership on the alert row
+------------------------------------------------------------------------------------------
+-- Their checks are one constraint (alerts_membership_check, below), one call of a C function:
+-- PostgreSQL parses and plans every check constraint again for each statement that writes
+-- alerts, one per alert for single rows, and the same rule as a CASE expression cost 4.5% of
+-- a backend's CPU. Every role that writes alerts evaluates it, so PUBLIC may execute it (it
+-- only looks at its arguments).
+CREATE FUNCTION alert_grouping.membership_is_valid(episode_id uuid, added_by text,
+                                                   added_at timestamptz, rule_id uuid,
+                                                   similarity_score numeric)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ag_membership_is_valid'
+LANGUAGE c IMMUTABLE PARALLEL SAFE;
+
+ALTER TABLE alert_grouping.alerts
+    ADD COLUMN added_by text NULL,
+    ADD COLUMN added_at timestamptz NULL,
+    ADD COLUMN rule_id uuid NULL,
+    ADD COLUMN similarity_score numeric(5,4) NULL;
+
+-- The memberships move onto their alerts, the table becomes a view with the same columns
+-- (security_invoker: the caller's row-level security on alerts applies), and the roles
+-- granted on the table may read the view (memberships change through add_alert_to_episode
+-- and remove_alert_from_episode).
+DO $$
+DECLARE
+    grantees pg_catalog.regrole[];
+    grantee pg_catalog.regrole;
+BEGIN
+    SELECT pg_catalog.array_agg(DISTINCT a.grantee::pg_catalog.regrole) INTO grantees
+      FROM pg_catalog.pg_class AS c, pg_catalog.aclexplode(c.relacl) AS a
+     WHERE c.oid = 'alert_grouping.episode_members'::pg_catalog.regclass
+       AND a.grantee <> 0 AND a.grantee <> c.relowner;
+
+    UPDATE alert_grouping.alerts AS a
+       SET added_by = m.added_by, added_at = m.added_at, rule_id = m.rule_id,
+           similarity_score = m.similarity_score
+      FROM alert_grouping.episode_members AS m
+     WHERE m.project_id OPERATOR(pg_catalog.=) a.project_id
+       AND m.alert_id OPERATOR(pg_catalog.=) a.id
+       AND m.episode_id OPERATOR(pg_catalog.=) a.episode_id;
+    -- An alert restored with its episode but no membership row was placed there by a client.
+    UPDATE alert_grouping.alerts AS a SET added_by = 'api', added_at = a.created_at
+     WHERE a.episode_id IS NOT NULL AND a.added_by IS NULL;
+
+    -- Membership facts exist exactly when the alert belongs to an episode, with the
+    -- contract's added_by values and a score between 0 and 1.
+    ALTER TABLE alert_grouping.alerts ADD CONSTRAINT alerts_membership_check CHECK (
+        alert_grouping.membership_is_valid(episode_id, added_by, added_at, rule_id,
+                                           similarity_score));
+
+    -- Leaving the extension first also takes the table out of its dumped configuration.
+    ALTER EXTENSION alert_grouping DROP TABLE alert_grouping.episode_members;
+    DROP TABLE alert_grouping.episode_members;
+    CREATE VIEW alert_grouping.episode_members WITH (security_invoker = true) AS
+    SELECT a.project_id, a.episode_id, a.id AS alert_id, a.added_by, a.added_at, a.rule_id,
+           a.similarity_score
+      FROM alert_grouping.alerts AS a
+     WHERE a.episode_id IS NOT NULL;
+
+    FOREACH grantee IN ARRAY COALESCE(grantees, '{}') LOOP
+        EXECUTE pg_catalog.format('GRANT SELECT ON alert_grouping.episode_members TO %s', grantee);
+    END LOOP;
+END
+$$;
+
+-- Deleting a rule keeps its episodes and their members: the rule is forgotten on both.
+CREATE OR REPLACE FUNCTION alert_grouping.rules_before_delete() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE alert_grouping.alerts SET rule_id = NULL
+     WHERE project_id = OLD.project_id AND rule_id = OLD.id;
+    UPDATE alert_grouping.episodes SET rule_id = NULL
+     WHERE project_id = OLD.project_id AND rule_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+
+-- Deleting an episode detaches its alerts, membership facts included.
+CREATE OR REPLACE FUNCTION alert_grouping.episodes_before_delete() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE alert_grouping.alerts
+       SET episode_id = NULL, added_by = NULL, added_at = NULL, rule_id = NULL,
+           similarity_score = NULL
+     WHERE project_id = OLD.project_id AND episode_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alert_grouping.add_alert_to_episode_internal(project_id uuid, episode_id uuid, alert_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    al alert_grouping.alerts;
+    active integer;
+BEGIN
+    SELECT a.* INTO al FROM alert_grouping.alerts AS a
+     WHERE a.project_id = add_alert_to_episode_internal.project_id AND a.id = add_alert_to_episode_internal.alert_id
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'alert % not found in project %', alert_id, project_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    IF al.episode_id = ep.id THEN
+        RETURN ep;
+    ELSIF al.episode_id IS NOT NULL THEN
+        RAISE EXCEPTION 'alert % already belongs to episode %', alert_id, al.episode_id
+            USING ERRCODE = '55000', HINT = 'Remove it from that episode first.';
+    END IF;
+    active := CASE WHEN al.state <> 'resolved' THEN 1 ELSE 0 END;
+    UPDATE alert_grouping.alerts AS a
+       SET episode_id = ep.id, added_by = 'manual', added_at = pg_catalog.now(),
+           rule_id = NULL, similarity_score = NULL
+     WHERE a.project_id = al.project_id AND a.id = al.id;
+    UPDATE alert_grouping.episodes AS e
+       SET alert_count = e.alert_count + 1,
+           active_alert_count = e.active_alert_count + active,
+           all_alerts_resolved_at = CASE WHEN active = 1 THEN NULL ELSE e.all_alerts_resolved_at END,
+           severity = GREATEST(e.severity, al.severity),
+           last_activity_at = GREATEST(e.last_activity_at, al.created_at),
+           monitor_ids = CASE WHEN al.monitor_id IS NULL OR al.monitor_id = ANY (e.monitor_ids)
+                              THEN e.monitor_ids ELSE e.monitor_ids || al.monitor_id END,
+           unique_monitor_count = pg_catalog.cardinality(
+               CASE WHEN al.monitor_id IS NULL OR al.monitor_id = ANY (e.monitor_ids)
+                    THEN e.monitor_ids ELSE e.monitor_ids || al.monitor_id END),
+           title = CASE WHEN e.title_template IS NULL THEN e.title
+                        ELSE pg_catalog.replace(e.title_template, '{{alert_count}}',
+                                                (e.alert_count + 1)::text) END
+     WHERE e.project_id = ep.project_id AND e.id = ep.id
+    RETURNING e.* INTO ep;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'alert_added',
+            pg_catalog.jsonb_build_object('alert_id', al.id,
+                                          'by', alert_grouping.current_user_id()));
+    RETURN ep;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alert_grouping.remove_alert_from_episode_internal(project_id uuid, episode_id uuid,
+                                                         alert_id uuid)
+RETURNS alert_grouping.episodes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep alert_grouping.episodes := alert_grouping.lock_episode(project_id, episode_id);
+    al alert_grouping.alerts;
+BEGIN
+    UPDATE alert_grouping.alerts AS a
+       SET episode_id = NULL, added_by = NULL, added_at = NULL, rule_id = NULL,
+           similarity_score = NULL
+     WHERE a.project_id = ep.project_id AND a.episode_id = ep.id
+       AND a.id = remove_alert_from_episode_internal.alert_id
+    RETURNING a.* INTO al;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'alert % is not a member of episode %', alert_id, episode_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    UPDATE alert_grouping.episodes AS e
+       SET alert_count = e.alert_count - 1,
+           active_alert_count = e.active_alert_count
+                                - CASE WHEN al.state <> 'resolved' THEN 1 ELSE 0 END,
+           monitor_ids = m.ids,
+           unique_monitor_count = pg_catalog.cardinality(m.ids),
+           title = CASE WHEN e.title_template IS NULL THEN e.title
+                        ELSE pg_catalog.replace(e.title_template, '{{alert_count}}',
+                                                (e.alert_count - 1)::text) END
+      FROM (SELECT COALESCE(pg_catalog.array_agg(DISTINCT a.monitor_id)
+                                FILTER (WHERE a.monitor_id IS NOT NULL), '{}') AS ids
+              FROM alert_grouping.alerts AS a
+             WHERE a.project_id = ep.project_id AND a.episode_id = ep.id) AS m
+     WHERE e.project_id = ep.project_id AND e.id = ep.id
+    RETURNING e.* INTO ep;
+    INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+    VALUES (ep.project_id, ep.id, pg_catalog.now(), 'alert_removed',
+            pg_catalog.jsonb_build_object('alert_id', al.id,
+                                          'by', alert_grouping.current_user_id()));
+    RETURN ep;
+END
+$$;
+
+-- Rows of multi-row INSERTs are stored with the episode they most likely join, guessed from
+-- where this backend last placed their rule and key; deleting episodes tells every backend
+-- to forget those guesses (the invalidation the rule cache listens to).
+CREATE TRIGGER episodes_deleted AFTER DELETE OR TRUNCATE ON alert_grouping.episodes
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.config_changed();
+
+-- The engine updates an episode for every alert that joins it, and PostgreSQL prepares every
+-- check constraint again for each such statement: the two count checks become one.
+ALTER TABLE alert_grouping.episodes
+    DROP CONSTRAINT episodes_alert_count_check,
+    DROP CONSTRAINT episodes_active_alert_count_check,
+    ADD CONSTRAINT episodes_counts_check CHECK (alert_count >= 0 AND active_alert_count >= 0);
+
+------------------------------------------------------------------------------------------
+-- Ingestion: a single event is a single-row INSERT
+------------------------------------------------------------------------------------------
+-- A statement that stores one row lets the engine decide that row before it is written
+-- (one write per alert); INSERT ... SELECT FROM unnest(...) is a multi-row statement to the
+-- executor, whatever its row count. Returns the alert that holds the fingerprint: the new
+-- one, or the older active one that absorbed it as a duplicate.
+CREATE FUNCTION alert_grouping.insert_alert(alert alert_grouping.alerts)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id uuid;
+    new_fingerprint text;
+BEGIN
+    INSERT INTO alert_grouping.alerts AS t
+        (project_id, id, monitor_id, severity, title, description, labels, dedup_key,
+         source, details, created_at)
+    VALUES (alert.project_id, alert.id, alert.monitor_id, alert.severity, alert.title,
+            alert.description, alert.labels, alert.dedup_key, alert.source, alert.details,
+            alert.created_at)
+    RETURNING t.id, t.fingerprint INTO new_id, new_fingerprint;
+    -- The oldest active holder; no ORDER BY ... LIMIT, which would tempt the planner into
+    -- walking every alert of the project by created_at.
+    RETURN COALESCE(
+        (SELECT (pg_catalog.array_agg(t.id ORDER BY t.created_at, t.id))[1]
+           FROM alert_grouping.alerts AS t
+          WHERE t.project_id = alert.project_id AND t.fingerprint = new_fingerprint
+            AND t.state <> 'resolved'),
+        new_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alert_grouping.ingest_internal(project_id uuid, event jsonb)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    action text := COALESCE(event ->> 'event_action', 'trigger');
+BEGIN
+    PERFORM alert_grouping.require_project(project_id);
+    IF event IS NULL OR pg_catalog.jsonb_typeof(event) <> 'object' THEN
+        RAISE EXCEPTION 'event must be a JSON object, not %', COALESCE(pg_catalog.jsonb_typeof(event), 'null')
+            USING ERRCODE = '22023';
+    END IF;
+    IF action IN ('acknowledge', 'resolve') THEN
+        RETURN alert_grouping.apply_event_action(project_id, action,
+                                                 alert_grouping.event_dedup_key(event, '', true),
+                                                 alert_grouping.event_time(event));
+    ELSIF action <> 'trigger' THEN
+        RAISE EXCEPTION 'event field "event_action" has unknown value "%"', action
+            USING ERRCODE = '22023', HINT = 'Use trigger, acknowledge or resolve.';
+    END IF;
+    RETURN alert_grouping.insert_alert(alert_grouping.event_to_alert(project_id, event));
+END
+$$;
+
+------------------------------------------------------------------------------------------
+-- The engine's own latency
+------------------------------------------------------------------------------------------
+-- Time per statement from the start of deciding to the end of writing: server-wide when
+-- alert_grouping is in shared_preload_libraries (server_wide), else this backend's. The
+-- percentiles come from a histogram of 4 buckets per doubling (within about 10%).
+CREATE FUNCTION alert_grouping.engine_latency(OUT statements bigint, OUT rows bigint,
+                                              OUT p50_ms double precision,
+                                              OUT p99_ms double precision,
+                                              OUT max_ms double precision,
+                                              OUT server_wide boolean)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ag_engine_latency'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION alert_grouping.reset_engine_latency() RETURNS void
+AS 'MODULE_PATHNAME', 'ag_reset_engine_latency'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------------------
+-- Privileges
+------------------------------------------------------------------------------------------
+-- episode_members is a view now: read it; memberships change through the API.
+CREATE OR REPLACE FUNCTION alert_grouping.grant_access(role name, act_for_users boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f text;
+BEGIN
+    IF pg_catalog.to_regrole(pg_catalog.quote_ident(role)) IS NULL THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA alert_grouping TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON alert_grouping.alerts, alert_grouping.episodes, '
+        'alert_grouping.episode_events, '
+        'alert_grouping.grouping_rules, '
+        'alert_grouping.project_flag_overrides, alert_grouping.teams, '
+        'alert_grouping.team_members, alert_grouping.labels, alert_grouping.episode_owner_users, '
+        'alert_grouping.episode_owner_teams, alert_grouping.episode_labels TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
+        'alert_grouping.feature_flags, alert_grouping.episode_members TO %I', role);
+    EXECUTE pg_catalog.format('GRANT SELECT, UPDATE ON alert_grouping.projects TO %I', role);
+    -- db_role links a database role to a user across all projects: owner only.
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, DELETE, INSERT (project_id, user_id, role, created_at), UPDATE (role) '
+        'ON alert_grouping.project_members TO %I', role);
+    FOREACH f IN ARRAY ARRAY[
+        'current_user_id()', 'member_project_ids(text)', 'has_project_role(uuid,text)',
+        'flag_enabled(text,uuid)', 'fingerprint(uuid,text,jsonb)', 'dedup_key_fingerprint(text)',
+        'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
+        'regroup(uuid,uuid,timestamptz,timestamptz)', 'ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
+        'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
+        'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)']
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION alert_grouping.%s TO %I', f, role);
+    END LOOP;
+    IF act_for_users THEN
+        INSERT INTO alert_grouping.application_roles (role)
+        VALUES (pg_catalog.to_regrole(pg_catalog.quote_ident(grant_access.role)))
+        ON CONFLICT DO NOTHING;
+    END IF;
+END
+$$;
+
+-- New functions are internal: never executable by PUBLIC, except the check constraint's.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    alert_grouping.membership_is_valid(uuid, text, timestamptz, uuid, numeric) TO PUBLIC;
+
+-- ALTER EXTENSION records the current ACL of every object its script touches as the object's
+-- initial privileges, grants made since by grant_access included; pg_dump leaves initial
+-- privileges out of a dump, so a restore would lose those grants. Put back what a fresh
+-- install records: the owner's own privileges only.
+UPDATE pg_catalog.pg_init_privs AS ip
+   SET initprivs = ARRAY(
+           SELECT a.item FROM pg_catalog.unnest(ip.initprivs) AS a(item)
+            WHERE EXISTS (SELECT FROM pg_catalog.aclexplode(ARRAY[a.item]) AS x
+                           WHERE x.grantee IN (0, (SELECT e.extowner FROM pg_catalog.pg_extension AS e
+                                                   WHERE e.extname = 'alert_grouping'))))
+ WHERE ip.privtype = 'e'
+   AND (ip.classoid, ip.objoid) IN (
+           SELECT d.classid, d.objid FROM pg_catalog.pg_depend AS d
+            WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+              AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e
+                                 WHERE e.extname = 'alert_grouping')
+              AND d.deptype = 'e'
+           UNION ALL
+           SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass, 'alert_grouping'::pg_catalog.regnamespace);
+-- A fresh install records no initial privileges for the view; the grants carried over from
+-- the members table are the roles' own.
+DELETE FROM pg_catalog.pg_init_privs AS ip
+ WHERE ip.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND ip.objoid = 'alert_grouping.episode_members'::pg_catalog.regclass AND ip.privtype = 'e';
+
+------------------------------------------------------------------------------------------
+-- Version 0.4: sql/alert_grouping--0.3--0.4.sql as it was released
+------------------------------------------------------------------------------------------
+
+-- 0.4: runs distributed on Citus. alert_grouping.distribute() makes the tenant tables
+-- distributed tables sharded by project_id (all co-located), the global tables reference
+-- tables, and the API functions distributed functions that run on their project's node.
+-- The policies need no subquery, so that Citus accepts them; without Citus nothing changes.
+
+------------------------------------------------------------------------------------------
+-- alerts_membership_check as one call of a C function
+------------------------------------------------------------------------------------------
+-- 0.3 first shipped this check as a CASE expression; databases installed then get the
+-- function and the constraint of the final 0.3.
+CREATE OR REPLACE FUNCTION alert_grouping.membership_is_valid(episode_id uuid, added_by text,
+                                                              added_at timestamptz, rule_id uuid,
+                                                              similarity_score numeric)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ag_membership_is_valid'
+LANGUAGE c IMMUTABLE PARALLEL SAFE;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS c
+                    WHERE c.conrelid = 'alert_grouping.alerts'::pg_catalog.regclass
+                      AND c.conname = 'alerts_membership_check'
+                      AND pg_catalog.pg_get_constraintdef(c.oid) LIKE '%membership_is_valid(%') THEN
+        ALTER TABLE alert_grouping.alerts
+            DROP CONSTRAINT IF EXISTS alerts_membership_check,
+            ADD CONSTRAINT alerts_membership_check CHECK (
+                alert_grouping.membership_is_valid(episode_id, added_by, added_at, rule_id,
+                                                   similarity_score));
+    END IF;
+END
+$$;
+
+------------------------------------------------------------------------------------------
+-- Policies without subqueries
+------------------------------------------------------------------------------------------
+-- Citus refuses subqueries in the policies of distributed tables (pg_policies leaves the
+-- schema out while the extension's script runs, its schema then first in search_path). The member projects come
+-- as an array from a function the policy calls (once per row at most: it keeps its answer
+-- for the statement), not from ARRAY(SELECT ...). The rule each policy states is unchanged.
+-- It sets no search_path: a SET clause costs a GUC save and restore on every call, once per
+-- row here, and its statements name every object with its schema.
+CREATE FUNCTION alert_grouping.member_project_array(min_role text) RETURNS uuid[]
+AS 'MODULE_PATHNAME', 'ag_member_project_array'
+LANGUAGE C STABLE;
+
+DO $$
+DECLARE
+    p record;
+    old_form constant text :=
+        'ARRAY\( SELECT (alert_grouping\.)?member_project_ids\((''[a-z]+''::text)\) AS member_project_ids\)';
+    new_form constant text := 'alert_grouping.member_project_array(\2)';
+BEGIN
+    FOR p IN SELECT pol.policyname, pol.tablename, pol.qual, pol.with_check
+               FROM pg_catalog.pg_policies AS pol
+              WHERE pol.schemaname = 'alert_grouping'
+              ORDER BY pol.tablename, pol.policyname LOOP
+        IF p.qual IS NOT NULL THEN
+            EXECUTE pg_catalog.format('ALTER POLICY %I ON alert_grouping.%I USING (%s)',
+                p.policyname, p.tablename, pg_catalog.regexp_replace(p.qual, old_form, new_form, 'g'));
+        END IF;
+        IF p.with_check IS NOT NULL THEN
+            EXECUTE pg_catalog.format('ALTER POLICY %I ON alert_grouping.%I WITH CHECK (%s)',
+                p.policyname, p.tablename,
+                pg_catalog.regexp_replace(p.with_check, old_form, new_form, 'g'));
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT FROM pg_catalog.pg_policies AS pol
+                WHERE pol.schemaname = 'alert_grouping'
+                  AND (pol.qual LIKE '%SELECT%' OR pol.with_check LIKE '%SELECT%')) THEN
+        RAISE EXCEPTION 'a policy of alert_grouping still holds a subquery';
+    END IF;
+END
+$$;
+
+------------------------------------------------------------------------------------------
+-- Statements Citus can route
+------------------------------------------------------------------------------------------
+-- On Citus the alerts triggers run on a shard, and their statements must each address one
+-- project's co-located shards. Citus refuses now() inside CASE or COALESCE there: the time
+-- is taken first.
+CREATE OR REPLACE FUNCTION alert_grouping.alerts_state_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was_active boolean := OLD.state <> 'resolved';
+    is_active boolean := NEW.state <> 'resolved';
+    resolved_time timestamptz := COALESCE(NEW.resolved_at, pg_catalog.now());
+    ep alert_grouping.episodes;
+    cfg jsonb;
+BEGIN
+    IF was_active = is_active THEN
+        RETURN NULL;
+    END IF;
+    UPDATE alert_grouping.episodes AS e
+       SET active_alert_count = e.active_alert_count + CASE WHEN is_active THEN 1 ELSE -1 END,
+           all_alerts_resolved_at = CASE
+               WHEN is_active THEN NULL
+               WHEN e.active_alert_count = 1 THEN resolved_time
+               ELSE e.all_alerts_resolved_at END
+     WHERE e.project_id = NEW.project_id AND e.id = NEW.episode_id
+    RETURNING e.* INTO ep;
+    IF NOT FOUND OR ep.state = 'resolved' OR ep.active_alert_count > 0 THEN
+        RETURN NULL;
+    END IF;
+    SELECT r.episode_config INTO cfg FROM alert_grouping.grouping_rules AS r
+     WHERE r.project_id = ep.project_id AND r.id = ep.rule_id;
+    IF COALESCE((cfg ->> 'resolve_when_alerts_resolved')::boolean, true)
+       AND COALESCE((cfg ->> 'resolve_delay_minutes')::integer, 0) = 0 THEN
+        UPDATE alert_grouping.episodes AS e
+           SET state = 'resolved', resolved_at = ep.all_alerts_resolved_at
+         WHERE e.project_id = ep.project_id AND e.id = ep.id;
+        INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
+        VALUES (ep.project_id, ep.id, ep.all_alerts_resolved_at, 'resolved',
+                pg_catalog.jsonb_build_object('reason', 'all_alerts_resolved',
+                                              'last_alert_id', NEW.id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Citus cannot plan a SQL function's parameters in a query over distributed tables; the
+-- same lookups from PL/pgSQL are plain router queries.
+CREATE OR REPLACE FUNCTION alert_grouping.flag_enabled(flag text, project_id uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    enabled boolean;
+BEGIN
+    SELECT o.enabled INTO enabled FROM alert_grouping.project_flag_overrides AS o
+     WHERE o.project_id = flag_enabled.project_id AND o.flag = flag_enabled.flag;
+    IF enabled IS NOT NULL THEN
+        RETURN enabled;
+    END IF;
+    SELECT CASE WHEN f.rollout_percent IS NOT NULL
+                THEN ((('x' || pg_catalog.left(pg_catalog.encode(
+                         pg_catalog.sha256(pg_catalog.convert_to(
+                             f.flag || '/' || flag_enabled.project_id::text, 'UTF8')),
+                         'hex'), 8))::bit(32)::bigint % 100)::integer < f.rollout_percent)
+                ELSE f.enabled END
+      INTO enabled
+      FROM alert_grouping.feature_flags AS f WHERE f.flag = flag_enabled.flag;
+    RETURN COALESCE(enabled, flag_enabled.flag = 'grouping');
+END
+$$;
+
+-- The holders are read per project with a scalar project_id (Citus cannot join a
+-- distributed table LATERAL to a function's rows), then matched to the rows in memory.
+CREATE OR REPLACE FUNCTION alert_grouping.insert_alerts(alerts alert_grouping.alerts[])
+RETURNS TABLE (alert_id uuid, action text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ids uuid[];
+    fps text[];
+    project uuid;
+    holder_projects uuid[] := '{}';
+    holder_fps text[] := '{}';
+    holder_ids uuid[] := '{}';
+BEGIN
+    WITH ins AS (
+        INSERT INTO alert_grouping.alerts AS t
+            (project_id, id, monitor_id, severity, title, description, labels, dedup_key,
+             source, details, created_at)
+        SELECT u.project_id, u.id, u.monitor_id, u.severity, u.title, u.description, u.labels,
+               u.dedup_key, u.source, u.details, u.created_at
+          FROM pg_catalog.unnest(alerts) AS u
+        RETURNING t.id, t.fingerprint)
+    SELECT pg_catalog.array_agg(ins.id), pg_catalog.array_agg(ins.fingerprint)
+      INTO ids, fps FROM ins;
+    -- The oldest active holder of each fingerprint.
+    FOR project IN SELECT DISTINCT u.project_id FROM pg_catalog.unnest(alerts) AS u LOOP
+        SELECT holder_projects || COALESCE(pg_catalog.array_agg(project), '{}'),
+               holder_fps || COALESCE(pg_catalog.array_agg(h.fingerprint), '{}'),
+               holder_ids || COALESCE(pg_catalog.array_agg(h.id), '{}')
+          INTO holder_projects, holder_fps, holder_ids
+          FROM (SELECT DISTINCT ON (t.fingerprint) t.fingerprint, t.id
+                  FROM alert_grouping.alerts AS t
+                 WHERE t.project_id = project AND t.fingerprint = ANY (fps)
+                   AND t.state <> 'resolved'
+                 ORDER BY t.fingerprint, t.created_at, t.id) AS h;
+    END LOOP;
+    RETURN QUERY
+    SELECT COALESCE(h.id, u.id), 'trigger'::text
+      FROM pg_catalog.unnest(alerts) WITH ORDINALITY AS u
+      JOIN ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(fps)) AS f(id, fp) ON f.id = u.id
+      LEFT JOIN ROWS FROM (pg_catalog.unnest(holder_projects), pg_catalog.unnest(holder_fps),
+                           pg_catalog.unnest(holder_ids)) AS h(p, fp, id)
+        ON h.p = u.project_id AND h.fp = f.fp
+     ORDER BY u.ordinality;
+END
+$$;
+
+-- Citus mis-deparses CASE $param WHEN ...: the same as searched CASEs.
+CREATE OR REPLACE FUNCTION alert_grouping.apply_event_action(project_id uuid, action text,
+                                                             dedup_key text, at timestamptz)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fp text := alert_grouping.dedup_key_fingerprint(dedup_key);
+    target uuid;
+BEGIN
+    PERFORM alert_grouping.lock_fingerprint(project_id, fp);
+    PERFORM alert_grouping.lock_episodes(project_id, ARRAY(
+        SELECT DISTINCT a.episode_id FROM alert_grouping.alerts AS a
+         WHERE a.project_id = apply_event_action.project_id AND a.fingerprint = fp
+           AND a.state <> 'resolved' AND a.episode_id IS NOT NULL));
+    WITH acted AS (
+        UPDATE alert_grouping.alerts AS a
+           SET state = CASE WHEN action = 'resolve' THEN 'resolved'::alert_grouping.alert_state
+                            ELSE 'acknowledged'::alert_grouping.alert_state END,
+               acknowledged_at = CASE WHEN action = 'acknowledge' THEN at ELSE a.acknowledged_at END,
+               resolved_at = CASE WHEN action = 'resolve' THEN at ELSE a.resolved_at END
+         WHERE a.project_id = apply_event_action.project_id AND a.fingerprint = fp
+           AND a.state <> 'resolved'
+           AND (action = 'resolve' OR a.state = 'firing')
+        RETURNING a.id, a.created_at)
+    SELECT acted.id INTO target FROM acted ORDER BY acted.created_at, acted.id LIMIT 1;
+    IF target IS NULL THEN
+        SELECT a.id INTO target FROM alert_grouping.alerts AS a
+         WHERE a.project_id = apply_event_action.project_id AND a.fingerprint = fp
+           AND a.state <> 'resolved'
+         ORDER BY a.created_at, a.id LIMIT 1;
+    END IF;
+    RETURN target;
+END
+$$;
+
+------------------------------------------------------------------------------------------
+-- Grants on every node
+------------------------------------------------------------------------------------------
+-- Run on the coordinator of a distributed installation, a grant reaches the coordinator
+-- only; the workers check the rows of their shards as the same role, so they need it too.
+CREATE FUNCTION alert_grouping.run_on_every_node(statements text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text;
+    r record;
+BEGIN
+    FOREACH s IN ARRAY statements LOOP
+        EXECUTE s;
+    END LOOP;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        RETURN;
+    END IF;
+    -- Only once the tables are distributed, and only from the coordinator.
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+                    WHERE p.logicalrelid = 'alert_grouping.alerts'::pg_catalog.regclass)
+       OR (SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g) <> 0 THEN
+        RETURN;
+    END IF;
+    FOREACH s IN ARRAY statements LOOP
+        FOR r IN SELECT * FROM pg_catalog.run_command_on_workers(s) LOOP
+            IF NOT r.success THEN
+                RAISE EXCEPTION 'on node %:%: %', r.nodename, r.nodeport, r.result;
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alert_grouping.grant_access(role name, act_for_users boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f text;
+    grants text[];
+BEGIN
+    IF pg_catalog.to_regrole(pg_catalog.quote_ident(role)) IS NULL THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    grants := ARRAY[
+        pg_catalog.format('GRANT USAGE ON SCHEMA alert_grouping TO %I', role),
+        pg_catalog.format(
+            'GRANT SELECT, INSERT, UPDATE, DELETE ON alert_grouping.alerts, alert_grouping.episodes, '
+            'alert_grouping.episode_events, '
+            'alert_grouping.grouping_rules, '
+            'alert_grouping.project_flag_overrides, alert_grouping.teams, '
+            'alert_grouping.team_members, alert_grouping.labels, alert_grouping.episode_owner_users, '
+            'alert_grouping.episode_owner_teams, alert_grouping.episode_labels TO %I', role),
+        pg_catalog.format(
+            'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
+            'alert_grouping.feature_flags, alert_grouping.episode_members TO %I', role),
+        pg_catalog.format('GRANT SELECT, UPDATE ON alert_grouping.projects TO %I', role),
+        -- db_role links a database role to a user across all projects: owner only.
+        pg_catalog.format(
+            'GRANT SELECT, DELETE, INSERT (project_id, user_id, role, created_at), UPDATE (role) '
+            'ON alert_grouping.project_members TO %I', role)];
+    FOREACH f IN ARRAY ARRAY[
+        'current_user_id()', 'member_project_ids(text)', 'member_project_array(text)',
+        'has_project_role(uuid,text)',
+        'flag_enabled(text,uuid)', 'fingerprint(uuid,text,jsonb)', 'dedup_key_fingerprint(text)',
+        'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
+        'regroup(uuid,uuid,timestamptz,timestamptz)', 'ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
+        'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
+        'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)']
+    LOOP
+        grants := grants || pg_catalog.format('GRANT EXECUTE ON FUNCTION alert_grouping.%s TO %I', f, role);
+    END LOOP;
+    PERFORM alert_grouping.run_on_every_node(grants);
+    IF act_for_users THEN
+        INSERT INTO alert_grouping.application_roles (role)
+        VALUES (pg_catalog.to_regrole(pg_catalog.quote_ident(grant_access.role)))
+        ON CONFLICT DO NOTHING;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alert_grouping.revoke_access(role name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.to_regrole(pg_catalog.quote_ident(role)) IS NULL THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    PERFORM alert_grouping.run_on_every_node(ARRAY[
+        pg_catalog.format('REVOKE ALL ON ALL TABLES IN SCHEMA alert_grouping FROM %I', role),
+        pg_catalog.format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA alert_grouping FROM %I', role),
+        pg_catalog.format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM %I', role),
+        pg_catalog.format('REVOKE ALL ON SCHEMA alert_grouping FROM %I', role)]);
+    DELETE FROM alert_grouping.application_roles AS r
+     WHERE r.role OPERATOR(pg_catalog.=) pg_catalog.to_regrole(pg_catalog.quote_ident(revoke_access.role));
+END
+$$;
+
+------------------------------------------------------------------------------------------
+-- distribute(): the tables and functions on a Citus cluster
+------------------------------------------------------------------------------------------
+-- Run once on the coordinator, as a superuser, after CREATE EXTENSION (Citus creates the
+-- extension on every node). Tenant tables become distributed tables sharded by project_id,
+-- all co-located, so that a project's rows of every table are on one node and the engine
+-- works there on local shards. projects, project_members, application_roles and
+-- feature_flags, which every node reads to check identity and flags, become reference
+-- tables. The API functions become distributed functions: a call runs on its project's node.
+CREATE FUNCTION alert_grouping.distribute() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reference_tables constant text[] := ARRAY['projects', 'project_members',
+                                              'application_roles', 'feature_flags'];
+    -- Referenced tables before the tables that reference them.
+    tenant_tables constant text[] := ARRAY['alerts', 'grouping_rules', 'project_counters',
+        'project_flag_overrides', 'teams', 'team_members', 'labels', 'episodes',
+        'episode_events', 'episode_owner_users', 'episode_owner_teams', 'episode_labels',
+        'engine_errors'];
+    functions constant text[] := ARRAY['ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
+        'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
+        'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)',
+        'regroup(uuid,uuid,timestamptz,timestamptz)',
+        'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)'];
+    t text;
+    f text;
+    fk record;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        RAISE EXCEPTION 'distribute() needs the citus extension in this database'
+            USING ERRCODE = '55000',
+                  HINT = 'Add citus to shared_preload_libraries on every node, CREATE EXTENSION citus, and add the workers with citus_add_node().';
+    END IF;
+    IF (SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g) <> 0 THEN
+        RAISE EXCEPTION 'distribute() runs on the coordinator' USING ERRCODE = '55000';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+                WHERE p.logicalrelid = 'alert_grouping.alerts'::pg_catalog.regclass) THEN
+        RAISE NOTICE 'alert_grouping is already distributed';
+        RETURN;
+    END IF;
+    -- Every table has triggers; they run on the shards, on co-located shards only.
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- Foreign keys to reference tables need one connection per node for the whole change.
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    -- Foreign keys between the tables are dropped and made again once every table is
+    -- distributed: Citus cannot convert a table referenced by tables that are still local.
+    -- The workers hold the extension's own copies of the tables (their shells), which need
+    -- the same.
+    CREATE TEMPORARY TABLE alert_grouping_fks ON COMMIT DROP AS
+    SELECT c.oid, c.conrelid::pg_catalog.regclass::text AS tbl, c.conname::text AS name,
+           pg_catalog.pg_get_constraintdef(c.oid) AS def
+      FROM pg_catalog.pg_constraint AS c
+     WHERE c.connamespace = 'alert_grouping'::pg_catalog.regnamespace AND c.contype = 'f';
+    FOR fk IN SELECT * FROM pg_temp.alert_grouping_fks ORDER BY oid LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tbl, fk.name);
+        PERFORM pg_catalog.run_command_on_workers(
+            pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', fk.tbl, fk.name));
+    END LOOP;
+
+    FOREACH t IN ARRAY reference_tables LOOP
+        PERFORM pg_catalog.create_reference_table(pg_catalog.format('alert_grouping.%I', t));
+    END LOOP;
+    PERFORM pg_catalog.create_distributed_table('alert_grouping.alerts', 'project_id');
+    FOREACH t IN ARRAY tenant_tables[2:] LOOP
+        PERFORM pg_catalog.create_distributed_table(pg_catalog.format('alert_grouping.%I', t),
+                                                    'project_id',
+                                                    colocate_with => 'alert_grouping.alerts');
+    END LOOP;
+
+    FOR fk IN SELECT * FROM pg_temp.alert_grouping_fks ORDER BY oid LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tbl, fk.name, fk.def);
+    END LOOP;
+    DROP TABLE pg_temp.alert_grouping_fks;
+
+    -- The identity sequences of the extension's tables are the nodes' own and all start at 1:
+    -- each worker takes its ids from a range of its own (its group id in the top 16 bits), so
+    -- that a project's rows moved between nodes cannot collide.
+    PERFORM pg_catalog.run_command_on_workers(
+        'SELECT pg_catalog.setval(s.seq, GREATEST(pg_catalog.nextval(s.seq), '
+        '(SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g)::bigint OPERATOR(pg_catalog.<<) 48)) '
+        '  FROM (VALUES (''alert_grouping.episode_events_id_seq''::pg_catalog.regclass), '
+        '               (''alert_grouping.engine_errors_id_seq''::pg_catalog.regclass)) AS s(seq)');
+
+    -- A call runs on the node that stores its project, even inside a transaction block.
+    FOREACH f IN ARRAY functions LOOP
+        PERFORM pg_catalog.create_distributed_function(
+            pg_catalog.format('alert_grouping.%s', f)::pg_catalog.regprocedure, 'project_id',
+            colocate_with => 'alert_grouping.alerts', force_delegation => true);
+    END LOOP;
+
+    -- SET LOCAL alert_grouping.user_id must reach the workers, which check the policies of
+    -- their shards: Citus sends a transaction's SET LOCAL commands along with it.
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local',
+                              pg_catalog.current_database());
+    PERFORM pg_catalog.set_config('citus.propagate_set_commands', 'local', false);
+END
+$$;
+
+-- Internal: never executable by PUBLIC, except the check constraint's.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    alert_grouping.membership_is_valid(uuid, text, timestamptz, uuid, numeric) TO PUBLIC;
+
+-- Roles granted by 0.3 may call the policies' new function (on every node, once distributed).
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT DISTINCT a.grantee::pg_catalog.regrole AS grantee
+               FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a
+              WHERE p.oid = 'alert_grouping.member_project_ids(text)'::pg_catalog.regprocedure
+                AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION alert_grouping.member_project_array(text) TO %s', r.grantee);
+    END LOOP;
+END
+$$;
+
+-- As in 0.3: the initial privileges are the owner's own, not the grants made since.
+UPDATE pg_catalog.pg_init_privs AS ip
+   SET initprivs = ARRAY(
+           SELECT a.item FROM pg_catalog.unnest(ip.initprivs) AS a(item)
+            WHERE EXISTS (SELECT FROM pg_catalog.aclexplode(ARRAY[a.item]) AS x
+                           WHERE x.grantee IN (0, (SELECT e.extowner FROM pg_catalog.pg_extension AS e
+                                                   WHERE e.extname = 'alert_grouping'))))
+ WHERE ip.privtype = 'e'
+   AND (ip.classoid, ip.objoid) IN (
+           SELECT d.classid, d.objid FROM pg_catalog.pg_depend AS d
+            WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+              AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e
+                                 WHERE e.extname = 'alert_grouping')
+              AND d.deptype = 'e'
+           UNION ALL
+           SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass, 'alert_grouping'::pg_catalog.regnamespace);
