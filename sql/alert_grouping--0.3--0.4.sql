@@ -236,38 +236,9 @@ $$;
 ------------------------------------------------------------------------------------------
 -- Grants on every node
 ------------------------------------------------------------------------------------------
--- Run on the coordinator of a distributed installation, a grant reaches the coordinator
--- only; the workers check the rows of their shards as the same role, so they need it too.
-CREATE FUNCTION alert_grouping.run_on_every_node(statements text[]) RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    s text;
-    r record;
-BEGIN
-    FOREACH s IN ARRAY statements LOOP
-        EXECUTE s;
-    END LOOP;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
-        RETURN;
-    END IF;
-    -- Only once the tables are distributed, and only from the coordinator.
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
-                    WHERE p.logicalrelid = 'alert_grouping.alerts'::pg_catalog.regclass)
-       OR (SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g) <> 0 THEN
-        RETURN;
-    END IF;
-    FOREACH s IN ARRAY statements LOOP
-        FOR r IN SELECT * FROM pg_catalog.run_command_on_workers(s) LOOP
-            IF NOT r.success THEN
-                RAISE EXCEPTION 'on node %:%: %', r.nodename, r.nodeport, r.result;
-            END IF;
-        END LOOP;
-    END LOOP;
-END
-$$;
-
+-- Once distributed, Citus carries a grant on the schema, the tables and the distributed
+-- functions to every node; a GRANT that names reference and distributed tables together
+-- must then run over one connection per node.
 CREATE OR REPLACE FUNCTION alert_grouping.grant_access(role name, act_for_users boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
@@ -275,46 +246,52 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     f text;
-    grants text[];
 BEGIN
     IF pg_catalog.to_regrole(pg_catalog.quote_ident(role)) IS NULL THEN
         RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
     END IF;
-    grants := ARRAY[
-        pg_catalog.format('GRANT USAGE ON SCHEMA alert_grouping TO %I', role),
-        pg_catalog.format(
-            'GRANT SELECT, INSERT, UPDATE, DELETE ON alert_grouping.alerts, alert_grouping.episodes, '
-            'alert_grouping.episode_events, '
-            'alert_grouping.grouping_rules, '
-            'alert_grouping.project_flag_overrides, alert_grouping.teams, '
-            'alert_grouping.team_members, alert_grouping.labels, alert_grouping.episode_owner_users, '
-            'alert_grouping.episode_owner_teams, alert_grouping.episode_labels TO %I', role),
-        pg_catalog.format(
-            'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
-            'alert_grouping.feature_flags, alert_grouping.episode_members TO %I', role),
-        pg_catalog.format('GRANT SELECT, UPDATE ON alert_grouping.projects TO %I', role),
-        -- db_role links a database role to a user across all projects: owner only.
-        pg_catalog.format(
-            'GRANT SELECT, DELETE, INSERT (project_id, user_id, role, created_at), UPDATE (role) '
-            'ON alert_grouping.project_members TO %I', role)];
-    FOREACH f IN ARRAY ARRAY[
-        'current_user_id()', 'member_project_ids(text)', 'member_project_array(text)',
-        'has_project_role(uuid,text)',
-        'flag_enabled(text,uuid)', 'fingerprint(uuid,text,jsonb)', 'dedup_key_fingerprint(text)',
-        'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
-        'regroup(uuid,uuid,timestamptz,timestamptz)', 'ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
-        'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
-        'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)']
-    LOOP
-        grants := grants || pg_catalog.format('GRANT EXECUTE ON FUNCTION alert_grouping.%s TO %I', f, role);
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+    EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA alert_grouping TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON alert_grouping.alerts, alert_grouping.episodes, '
+        'alert_grouping.episode_events, '
+        'alert_grouping.grouping_rules, '
+        'alert_grouping.project_flag_overrides, alert_grouping.teams, '
+        'alert_grouping.team_members, alert_grouping.labels, alert_grouping.episode_owner_users, '
+        'alert_grouping.episode_owner_teams, alert_grouping.episode_labels TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
+        'alert_grouping.feature_flags, alert_grouping.episode_members TO %I', role);
+    EXECUTE pg_catalog.format('GRANT SELECT, UPDATE ON alert_grouping.projects TO %I', role);
+    -- db_role links a database role to a user across all projects: owner only.
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, DELETE, INSERT (project_id, user_id, role, created_at), UPDATE (role) '
+        'ON alert_grouping.project_members TO %I', role);
+    FOREACH f IN ARRAY alert_grouping.granted_functions() LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION alert_grouping.%s TO %I', f, role);
     END LOOP;
-    PERFORM alert_grouping.run_on_every_node(grants);
     IF act_for_users THEN
         INSERT INTO alert_grouping.application_roles (role)
         VALUES (pg_catalog.to_regrole(pg_catalog.quote_ident(grant_access.role)))
         ON CONFLICT DO NOTHING;
     END IF;
 END
+$$;
+
+-- The functions grant_access grants: the documented API.
+CREATE FUNCTION alert_grouping.granted_functions() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[
+        'current_user_id()', 'member_project_ids(text)', 'has_project_role(uuid,text)',
+        'flag_enabled(text,uuid)', 'fingerprint(uuid,text,jsonb)', 'dedup_key_fingerprint(text)',
+        'validate_rule(jsonb,jsonb,jsonb)', 'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
+        'regroup(uuid,uuid,timestamptz,timestamptz)', 'ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
+        'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
+        'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)']
 $$;
 
 CREATE OR REPLACE FUNCTION alert_grouping.revoke_access(role name) RETURNS void
@@ -325,11 +302,13 @@ BEGIN
     IF pg_catalog.to_regrole(pg_catalog.quote_ident(role)) IS NULL THEN
         RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
     END IF;
-    PERFORM alert_grouping.run_on_every_node(ARRAY[
-        pg_catalog.format('REVOKE ALL ON ALL TABLES IN SCHEMA alert_grouping FROM %I', role),
-        pg_catalog.format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA alert_grouping FROM %I', role),
-        pg_catalog.format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM %I', role),
-        pg_catalog.format('REVOKE ALL ON SCHEMA alert_grouping FROM %I', role)]);
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+    EXECUTE pg_catalog.format('REVOKE ALL ON ALL TABLES IN SCHEMA alert_grouping FROM %I', role);
+    EXECUTE pg_catalog.format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA alert_grouping FROM %I', role);
+    EXECUTE pg_catalog.format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM %I', role);
+    EXECUTE pg_catalog.format('REVOKE ALL ON SCHEMA alert_grouping FROM %I', role);
     DELETE FROM alert_grouping.application_roles AS r
      WHERE r.role OPERATOR(pg_catalog.=) pg_catalog.to_regrole(pg_catalog.quote_ident(revoke_access.role));
 END
@@ -428,7 +407,6 @@ BEGIN
             pg_catalog.format('alert_grouping.%s', f)::pg_catalog.regprocedure, 'project_id',
             colocate_with => 'alert_grouping.alerts', force_delegation => true);
     END LOOP;
-
     -- SET LOCAL alert_grouping.user_id must reach the workers, which check the policies of
     -- their shards: Citus sends a transaction's SET LOCAL commands along with it.
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local',
@@ -437,26 +415,14 @@ BEGIN
 END
 $$;
 
--- Internal: never executable by PUBLIC, except the check constraint's.
+-- Internal: never executable by PUBLIC, except the check constraint's and the policies'.
+-- Every role that reads a table evaluates its policies, on the worker of each shard it
+-- reads, and Citus carries no grant on an extension's function that is not distributed;
+-- member_project_array answers only for the calling role's own identity.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-    alert_grouping.membership_is_valid(uuid, text, timestamptz, uuid, numeric) TO PUBLIC;
-
--- Roles granted by 0.3 may call the policies' new function (on every node, once distributed).
-DO $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN SELECT DISTINCT a.grantee::pg_catalog.regrole AS grantee
-               FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a
-              WHERE p.oid = 'alert_grouping.member_project_ids(text)'::pg_catalog.regprocedure
-                AND a.grantee <> 0 AND a.grantee <> p.proowner
-    LOOP
-        EXECUTE pg_catalog.format(
-            'GRANT EXECUTE ON FUNCTION alert_grouping.member_project_array(text) TO %s', r.grantee);
-    END LOOP;
-END
-$$;
+    alert_grouping.membership_is_valid(uuid, text, timestamptz, uuid, numeric),
+    alert_grouping.member_project_array(text) TO PUBLIC;
 
 -- As in 0.3: the initial privileges are the owner's own, not the grants made since.
 UPDATE pg_catalog.pg_init_privs AS ip

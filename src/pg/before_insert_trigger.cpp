@@ -78,6 +78,17 @@ HeapTuple fill_columns(HeapTuple tuple, TupleDesc desc, const Columns &c) {
 // Only when this trigger runs last, so that it sees the row as it will be stored, and when
 // the statement-level trigger (which deletes decided duplicates and checks guesses) fires
 // whenever this one does (the same enabled state).
+// The trigger's name, or on a Citus shard the name with the shard id Citus appends.
+bool named(const char *tgname, const char *name) {
+  size_t n = strlen(name);
+  if (strncmp(tgname, name, n) != 0) return false;
+  if (tgname[n] == '\0') return true;
+  if (tgname[n] != '_' || tgname[n + 1] == '\0') return false;
+  for (const char *p = tgname + n + 1; *p; p++)
+    if (*p < '0' || *p > '9') return false;
+  return true;
+}
+
 bool triggers_allow_deciding(const TriggerData *trigdata) {
   const TriggerDesc *triggers = trigdata->tg_relation->trigdesc;
   const Trigger *last = nullptr;
@@ -87,7 +98,7 @@ bool triggers_allow_deciding(const TriggerData *trigdata) {
     if (t.tgenabled != TRIGGER_DISABLED && TRIGGER_FOR_ROW(t.tgtype) &&
         TRIGGER_FOR_BEFORE(t.tgtype) && TRIGGER_FOR_INSERT(t.tgtype))
       last = &t;
-    if (strcmp(t.tgname, "alerts_after_insert") == 0 && !TRIGGER_FOR_ROW(t.tgtype) &&
+    if (named(t.tgname, "alerts_after_insert") && !TRIGGER_FOR_ROW(t.tgtype) &&
         t.tgenabled == trigdata->tg_trigger->tgenabled && t.tgnewtable != nullptr)
       statement_pass = true;
   }

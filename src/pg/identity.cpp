@@ -17,25 +17,26 @@ SpiQuery mapped_users(
     "SELECT m.user_id FROM alert_grouping.project_members AS m "
     " WHERE m.db_role::pg_catalog.oid OPERATOR(pg_catalog.=) $1 "
     " GROUP BY m.user_id LIMIT 2",
-    {OIDOID});
+    {OIDOID}, SpiQuery::References::LocalPlacements);
 
 SpiQuery application_role(
     "SELECT FROM alert_grouping.application_roles AS r "
     " WHERE r.role::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-    {OIDOID});
+    {OIDOID}, SpiQuery::References::LocalPlacements);
 
 SpiQuery member_role(
     "SELECT m.role FROM alert_grouping.project_members AS m "
     " WHERE m.project_id OPERATOR(pg_catalog.=) $1 AND m.user_id OPERATOR(pg_catalog.=) $2",
-    {UUIDOID, UUIDOID});
+    {UUIDOID, UUIDOID}, SpiQuery::References::LocalPlacements);
 
 SpiQuery user_projects(
     "SELECT m.project_id, m.role FROM alert_grouping.project_members AS m "
     " WHERE m.user_id OPERATOR(pg_catalog.=) $1",
-    {UUIDOID});
+    {UUIDOID}, SpiQuery::References::LocalPlacements);
 
 SpiQuery project_exists(
-    "SELECT FROM alert_grouping.projects AS p WHERE p.id OPERATOR(pg_catalog.=) $1", {UUIDOID});
+    "SELECT FROM alert_grouping.projects AS p WHERE p.id OPERATOR(pg_catalog.=) $1", {UUIDOID},
+    SpiQuery::References::LocalPlacements);
 
 // Runs body connected to SPI as the tables' owner (the lookups read past row-level security,
 // but only ever for the caller's own role and user).

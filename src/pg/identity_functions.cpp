@@ -2,6 +2,7 @@
 // through which the API functions that need the engine's internal locks run their
 // implementation (<name>_internal, never granted) as the tables' owner, once the caller's
 // right to act in the project has been checked.
+#include "citus_forward.hpp"
 #include "entry.hpp"
 #include "identity.hpp"
 #include "owner.hpp"
@@ -140,7 +141,16 @@ AG_FUNCTION(ag_api_call) {
     throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "project_id must not be null", "", "");
   Uuid project = Uuid::from_datum(PG_GETARG_DATUM(0));
   ApiImplementation *impl = implementation_of(fcinfo);
-  ActingUserScope acting(require_project_role(project, ProjectRole::Responder, impl->action));
+  std::optional<Uuid> user = require_project_role(project, ProjectRole::Responder, impl->action);
+  Datum forwarded;
+  int guc_level;
+  if (forward_to_project_node(fcinfo, project, &forwarded, &guc_level) == CallSite::Forwarded)
+    return forwarded;
+  struct Done {
+    int level;
+    ~Done() { done_here(level); }
+  } done{guc_level};
+  ActingUserScope acting(user);
   ActAsOwner owner(alerts_owner());
   return pg_call([&] {
     LOCAL_FCINFO(call, kMaxApiArgs);

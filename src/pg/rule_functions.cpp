@@ -1,6 +1,7 @@
 // Rule validation (trigger and validate_rule), cache invalidation, preview_rule and regroup.
 #include <map>
 
+#include "citus_forward.hpp"
 #include "engine.hpp"
 #include "engine_locks.hpp"
 #include "entry.hpp"
@@ -186,6 +187,14 @@ AG_FUNCTION(ag_regroup) {
 
   // Rights first, as the caller; only then anything as the owner.
   require_project_role(project, ProjectRole::Admin, "regroup");
+  Datum forwarded;
+  int guc_level;
+  if (forward_to_project_node(fcinfo, project, &forwarded, &guc_level) == CallSite::Forwarded)
+    return forwarded;
+  struct Done {
+    int level;
+    ~Done() { done_here(level); }
+  } done{guc_level};
   SpiConnection spi;
   EngineResult result;
   {

@@ -1,5 +1,6 @@
 #include "shard_scope.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "guard.hpp"
@@ -94,7 +95,58 @@ void on_xact(XactEvent event, void *) {
 
 void push(Oid relid, int64_t shard) { scopes().push_back(Entry{relid, shard}); }
 
+// The reference tables' local placements, read once per backend and again after a relcache
+// invalidation of one of the tables (distribute() makes them reference tables).
+bool references_loaded = false;
+ShardGroup references;
+std::vector<Oid> reference_relids;
+
+void on_relcache_invalidation(Datum, Oid relid) {
+  if (relid == InvalidOid ||
+      std::find(reference_relids.begin(), reference_relids.end(), relid) != reference_relids.end())
+    references_loaded = false;
+}
+
+const char *kReferenceQuery =
+    "SELECT c.relname::pg_catalog.text, s.shardid, c.oid "
+    "  FROM pg_catalog.pg_dist_partition AS p "
+    "  JOIN pg_catalog.pg_dist_shard AS s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid "
+    "  JOIN pg_catalog.pg_dist_placement AS pl ON pl.shardid OPERATOR(pg_catalog.=) s.shardid "
+    "  JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid "
+    " WHERE p.partmethod OPERATOR(pg_catalog.=) 'n' AND p.repmodel OPERATOR(pg_catalog.=) 't' "
+    "   AND c.relnamespace OPERATOR(pg_catalog.=) 'alert_grouping'::pg_catalog.regnamespace "
+    "   AND pl.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM "
+    "pg_catalog.pg_dist_local_group AS g)";
+
+void load_references() {
+  references = ShardGroup();
+  references.key = -1;
+  reference_relids.clear();
+  Oid nsp = pg_call([] { return get_namespace_oid("alert_grouping", true); });
+  for (const char *name : {"projects", "project_members", "application_roles", "feature_flags"})
+    reference_relids.push_back(pg_call([&] { return get_relname_relid(name, nsp); }));
+  bool citus = pg_call([] { return get_extension_oid("citus", true) != InvalidOid; });
+  if (citus) {
+    pg_call([&] {
+      if (SPI_execute(kReferenceQuery, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "reading the reference tables' placements failed");
+    });
+    bool isnull;
+    for (uint64 i = 0; i < SPI_processed; i++) {
+      std::string table = text_from_datum(spi_value(i, 1, &isnull));
+      int64_t id = DatumGetInt64(spi_value(i, 2, &isnull));
+      references.tables[table] = table + "_" + std::to_string(id);
+    }
+  }
+  references_loaded = true;
+}
+
 }  // namespace
+
+const ShardGroup *local_reference_tables() {
+  if (!references_loaded) load_references();
+  return references.tables.empty() ? nullptr : &references;
+}
 
 const ShardGroup *current_shard_group() {
   if (scopes().empty() || scopes().back().shard == 0) return nullptr;
@@ -157,6 +209,9 @@ void ProjectShardScope::require_local(const char *function) const {
                     "(...), not inside a larger query.");
 }
 
-void register_shard_scope() { RegisterXactCallback(on_xact, nullptr); }
+void register_shard_scope() {
+  RegisterXactCallback(on_xact, nullptr);
+  CacheRegisterRelcacheCallback(on_relcache_invalidation, (Datum)0);
+}
 
 }  // namespace ag::pg

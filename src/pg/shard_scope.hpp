@@ -26,6 +26,12 @@ struct ShardGroup {
 // shard is seen (it reads Citus's metadata).
 const ShardGroup *current_shard_group();
 
+// The local placements of the schema's reference tables (projects, project_members, ...), or
+// nullptr when they have none here (no Citus, not distributed, or no placement on this
+// node). The identity lookups read them directly: they run inside the policies of a shard's
+// query on a worker, where Citus refuses to start another distributed query.
+const ShardGroup *local_reference_tables();
+
 // Whether the engine works on the tables themselves (not on shards): the direct index
 // reads need the tables' own indexes.
 bool on_plain_tables();

@@ -23,7 +23,9 @@ template <typename Execute>
 uint64 SpiQuery::execute(Execute &&execute_plan) {
   try {
     SPIPlanPtr plan = plan_;
-    if (const ShardGroup *group = current_shard_group()) {
+    const ShardGroup *group = current_shard_group();
+    if (group == nullptr && local_references_) group = local_reference_tables();
+    if (group != nullptr) {
       auto found = shard_plans_.find(group->key);
       if (found == shard_plans_.end())
         found =

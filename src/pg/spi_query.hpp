@@ -21,6 +21,12 @@ namespace ag::pg {
 class SpiQuery {
  public:
   SpiQuery(const char *sql, std::initializer_list<Oid> argtypes) : sql_(sql), argtypes_(argtypes) {}
+  // Outside a shard scope, read the local placements of reference tables (shard_scope.hpp).
+  enum class References { AsNamed, LocalPlacements };
+  SpiQuery(const char *sql, std::initializer_list<Oid> argtypes, References references)
+      : sql_(sql),
+        argtypes_(argtypes),
+        local_references_(references == References::LocalPlacements) {}
 
   // Runs with the given arguments (nulls: 'n' for NULL, ' ' otherwise, or empty for none);
   // results are in SPI_tuptable. Returns the number of rows processed.
@@ -34,6 +40,7 @@ class SpiQuery {
   SPIPlanPtr prepare(const std::string &sql);
   std::string sql_;
   std::vector<Oid> argtypes_;
+  bool local_references_ = false;
   SPIPlanPtr plan_ = nullptr;
   std::unordered_map<int64_t, SPIPlanPtr> shard_plans_;
 };

@@ -1,7 +1,7 @@
 -- Functions: the contract's signatures, pinned search_path on every function, no SECURITY
 -- DEFINER, no EXECUTE for PUBLIC, and grant_access() / revoke_access().
 BEGIN;
-SELECT plan(85);
+SELECT plan(86);
 
 -- The contract's public functions: signature, result type.
 CREATE TEMP TABLE contract_functions (fn name, args name[], returns text, sig text) ON COMMIT DROP;
@@ -63,7 +63,8 @@ SELECT is_empty($$
     'no function of the schema is SECURITY DEFINER');
 SELECT is_empty($$
     SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
-     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.proname <> 'membership_is_valid'
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace
+       AND p.proname NOT IN ('membership_is_valid', 'member_project_array')
        AND NOT COALESCE(p.proconfig = ARRAY['search_path=pg_catalog, pg_temp'], false)$$,
     'every function of the schema, C ones included, has SET search_path = pg_catalog, pg_temp');
 -- But the check constraint's function: it names no object, so a search_path pin would protect
@@ -71,6 +72,13 @@ SELECT is_empty($$
 SELECT is((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
             WHERE p.oid = 'alert_grouping.membership_is_valid(uuid,text,timestamptz,uuid,numeric)'::regprocedure),
           NULL, 'membership_is_valid has no SET clause');
+-- Nor the policies' function, called for every row a policy checks: its statements name
+-- every object with its schema. It is granted, not PUBLIC's, and runs as the caller.
+SELECT ok((SELECT p.proconfig IS NULL AND p.provolatile = 's' AND NOT p.prosecdef
+                  AND l.lanname = 'c' AND NOT pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+             FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang
+            WHERE p.oid = 'alert_grouping.member_project_array(text)'::regprocedure),
+          'member_project_array has no SET clause, is stable, SECURITY INVOKER, in C, not PUBLIC''s');
 SELECT isnt_empty($$
     SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
       JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang

@@ -90,7 +90,8 @@ $$;
 -- The documented API: the only functions a grant_access'ed role may execute.
 CREATE TEMP TABLE api (sig text) ON COMMIT DROP;
 INSERT INTO api VALUES
-    ('current_user_id()'), ('member_project_ids(text)'), ('has_project_role(uuid,text)'),
+    ('current_user_id()'), ('member_project_ids(text)'), ('member_project_array(text)'),
+    ('has_project_role(uuid,text)'),
     ('flag_enabled(text,uuid)'), ('fingerprint(uuid,text,jsonb)'), ('dedup_key_fingerprint(text)'),
     ('validate_rule(jsonb,jsonb,jsonb)'), ('preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)'),
     ('regroup(uuid,uuid,timestamptz,timestamptz)'), ('ingest(uuid,jsonb)'),
@@ -221,13 +222,14 @@ SELECT is_empty($$
     SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
       JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang
      WHERE p.pronamespace = 'alert_grouping'::regnamespace AND l.lanname = 'c'
-       AND p.proname <> 'membership_is_valid'  -- names no object (02_functions_security)
+       AND p.proname NOT IN ('membership_is_valid', 'member_project_array')  -- 02_functions_security
        AND ARRAY(SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search\_path=%')
            IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp']$$,
     'every C function of the schema has SET search_path = pg_catalog, pg_temp');
 SELECT is_empty($$
     SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
-     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.proname <> 'membership_is_valid'
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace
+       AND p.proname NOT IN ('membership_is_valid', 'member_project_array')
        AND ARRAY(SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search\_path=%')
            IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp']$$,
     'every function of the schema has SET search_path = pg_catalog, pg_temp');
