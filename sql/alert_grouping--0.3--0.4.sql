@@ -343,6 +343,7 @@ DECLARE
     t text;
     f text;
     fk record;
+    r record;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'distribute() needs the citus extension in this database'
@@ -377,6 +378,15 @@ BEGIN
             pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', fk.tbl, fk.name));
     END LOOP;
 
+    -- Citus copies the rows of a table it distributes in binary, so a role OID would reach
+    -- the workers as the coordinator's number; the role columns are written again below, by
+    -- name, which every node resolves to its own role.
+    CREATE TEMPORARY TABLE alert_grouping_role_members ON COMMIT DROP AS
+    SELECT m.project_id, m.user_id, m.db_role::text AS role_name
+      FROM alert_grouping.project_members AS m WHERE m.db_role IS NOT NULL;
+    CREATE TEMPORARY TABLE alert_grouping_app_roles ON COMMIT DROP AS
+    SELECT ar.role::text AS role_name, ar.granted_at FROM alert_grouping.application_roles AS ar;
+
     FOREACH t IN ARRAY reference_tables LOOP
         PERFORM pg_catalog.create_reference_table(pg_catalog.format('alert_grouping.%I', t));
     END LOOP;
@@ -391,6 +401,19 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tbl, fk.name, fk.def);
     END LOOP;
     DROP TABLE pg_temp.alert_grouping_fks;
+
+    FOR r IN SELECT * FROM pg_temp.alert_grouping_role_members LOOP
+        EXECUTE pg_catalog.format(
+            'UPDATE alert_grouping.project_members SET db_role = %L::pg_catalog.regrole '
+            ' WHERE project_id = %L AND user_id = %L', r.role_name, r.project_id, r.user_id);
+    END LOOP;
+    DELETE FROM alert_grouping.application_roles;
+    FOR r IN SELECT * FROM pg_temp.alert_grouping_app_roles LOOP
+        EXECUTE pg_catalog.format(
+            'INSERT INTO alert_grouping.application_roles (role, granted_at) '
+            'VALUES (%L::pg_catalog.regrole, %L)', r.role_name, r.granted_at);
+    END LOOP;
+    DROP TABLE pg_temp.alert_grouping_role_members, pg_temp.alert_grouping_app_roles;
 
     -- The identity sequences of the extension's tables are the nodes' own and all start at 1:
     -- each worker takes its ids from a range of its own (its group id in the top 16 bits), so
@@ -407,6 +430,42 @@ BEGIN
             pg_catalog.format('alert_grouping.%s', f)::pg_catalog.regprocedure, 'project_id',
             colocate_with => 'alert_grouping.alerts', force_delegation => true);
     END LOOP;
+    -- Grants made before: Citus carries those of the distributed functions, the schema and
+    -- the tables made from now on; the ones already made are made again, to reach the workers.
+    FOR r IN SELECT pg_catalog.format('GRANT %s ON FUNCTION %s TO %s', a.privilege_type,
+                                      p.oid::pg_catalog.regprocedure,
+                                      a.grantee::pg_catalog.regrole) AS stmt
+               FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a,
+                    pg_catalog.pg_dist_object AS o
+              WHERE p.pronamespace = 'alert_grouping'::pg_catalog.regnamespace
+                AND o.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND o.objid = p.oid
+                AND a.grantee <> 0 AND a.grantee <> p.proowner
+             UNION ALL
+             SELECT pg_catalog.format('GRANT %s ON SCHEMA alert_grouping TO %s', a.privilege_type,
+                                      a.grantee::pg_catalog.regrole)
+               FROM pg_catalog.pg_namespace AS n, pg_catalog.aclexplode(n.nspacl) AS a
+              WHERE n.nspname = 'alert_grouping' AND a.grantee <> 0 AND a.grantee <> n.nspowner
+             UNION ALL
+             SELECT pg_catalog.format('GRANT %s ON TABLE %s TO %s', a.privilege_type,
+                                      c.oid::pg_catalog.regclass, a.grantee::pg_catalog.regrole)
+               FROM pg_catalog.pg_class AS c, pg_catalog.aclexplode(c.relacl) AS a
+              WHERE c.relnamespace = 'alert_grouping'::pg_catalog.regnamespace AND c.relkind = 'r'
+                AND a.grantee <> 0 AND a.grantee <> c.relowner
+                AND EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS d WHERE d.logicalrelid = c.oid)
+             UNION ALL
+             SELECT pg_catalog.format('GRANT %s (%I) ON TABLE %s TO %s', a.privilege_type,
+                                      att.attname, c.oid::pg_catalog.regclass,
+                                      a.grantee::pg_catalog.regrole)
+               FROM pg_catalog.pg_class AS c
+               JOIN pg_catalog.pg_attribute AS att ON att.attrelid = c.oid,
+                    pg_catalog.aclexplode(att.attacl) AS a
+              WHERE c.relnamespace = 'alert_grouping'::pg_catalog.regnamespace AND c.relkind = 'r'
+                AND a.grantee <> 0 AND a.grantee <> c.relowner
+                AND EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS d WHERE d.logicalrelid = c.oid)
+    LOOP
+        EXECUTE r.stmt;
+    END LOOP;
+
     -- SET LOCAL alert_grouping.user_id must reach the workers, which check the policies of
     -- their shards: Citus sends a transaction's SET LOCAL commands along with it.
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local',
