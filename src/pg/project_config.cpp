@@ -4,6 +4,7 @@
 
 #include "guard.hpp"
 #include "rule_error.hpp"
+#include "shard_scope.hpp"
 #include "spi_query.hpp"
 
 namespace ag::pg {
@@ -64,8 +65,9 @@ SpiQuery rules_query(
     " ORDER BY r.priority, r.created_at, r.id",
     {UUIDOID});
 
-std::shared_ptr<const ProjectConfig> load(const Uuid &project) {
+std::shared_ptr<const ProjectConfig> load(const Uuid &project, Oid shard) {
   auto config = std::make_shared<ProjectConfig>();
+  config->shard_relid = shard;
   if (project_query.run({project.to_datum()}) == 1) {
     bool isnull;
     config->exists = true;
@@ -115,9 +117,10 @@ std::shared_ptr<const ProjectConfig> project_config(const Uuid &project) {
     cache_stale = false;
     generation++;
   }
+  Oid shard = current_alerts_shard_relid();
   auto found = cache().find(project);
-  if (found != cache().end()) return found->second;
-  auto config = load(project);
+  if (found != cache().end() && found->second->shard_relid == shard) return found->second;
+  auto config = load(project, shard);
   // A project not yet visible (created in this transaction by another statement) is not cached.
   if (config->exists) cache()[project] = config;
   return config;

@@ -23,6 +23,9 @@ struct ProjectConfig {
   bool auto_create_episodes = true;
   int64 default_window_us = 0;
   std::vector<CompiledRule> rules;  // enabled rules in evaluation order
+  // On Citus, the alerts shard it was read for: a shard moved away and back is a new
+  // relation, and rules changed meanwhile on the other node never invalidated this one.
+  Oid shard_relid = InvalidOid;
 };
 
 // Loads (SPI must be connected) or returns the cached configuration.

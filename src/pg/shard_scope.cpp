@@ -153,6 +153,16 @@ const ShardGroup *current_shard_group() {
   return &load_group(scopes().back().shard);
 }
 
+Oid current_alerts_shard_relid() {
+  if (scopes().empty() || scopes().back().shard == 0) return InvalidOid;
+  if (scopes().back().relid != InvalidOid) return scopes().back().relid;
+  const ShardGroup &group = load_group(scopes().back().shard);
+  return pg_call([&] {
+    return get_relname_relid(group.tables.at("alerts").c_str(),
+                             get_namespace_oid("alert_grouping", false));
+  });
+}
+
 bool on_plain_tables() { return scopes().empty() || scopes().back().shard == 0; }
 
 void enter_shard_scope(Relation alerts_relation) {

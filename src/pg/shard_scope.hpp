@@ -32,6 +32,9 @@ const ShardGroup *current_shard_group();
 // query on a worker, where Citus refuses to start another distributed query.
 const ShardGroup *local_reference_tables();
 
+// The alerts shard the statements run on now (InvalidOid on the plain tables).
+Oid current_alerts_shard_relid();
+
 // Whether the engine works on the tables themselves (not on shards): the direct index
 // reads need the tables' own indexes.
 bool on_plain_tables();
