@@ -41,10 +41,8 @@ std::string forward_query(FunctionCallInfo fcinfo, std::vector<Oid> *types) {
 
 }  // namespace
 
-CallSite forward_to_project_node(FunctionCallInfo fcinfo, const Uuid &project, Datum *result,
-                                 int *guc_level) {
-  *guc_level = -1;
-  if (pg_call([] { return get_extension_oid("citus", true) == InvalidOid; })) return CallSite::Here;
+ProjectNodeCall::ProjectNodeCall(FunctionCallInfo fcinfo, const Uuid &project) {
+  if (pg_call([] { return get_extension_oid("citus", true) == InvalidOid; })) return;
   if (pg_call([] { return SPI_connect(); }) != SPI_OK_CONNECT)
     throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
   struct Finish {
@@ -55,15 +53,15 @@ CallSite forward_to_project_node(FunctionCallInfo fcinfo, const Uuid &project, D
     ProjectShardScope shards(project.text());
     placement = shards.placement();
   }
-  if (placement == ProjectPlacement::PlainTables) return CallSite::Here;
+  if (placement == ProjectPlacement::PlainTables) return;
   if (placement == ProjectPlacement::LocalShards) {
-    *guc_level = pg_call([] {
+    guc_level_ = pg_call([] {
       int level = NewGUCNestLevel();
       set_config_option("citus.allow_nested_distributed_execution", "on", PGC_SUSET, PGC_S_SESSION,
                         GUC_ACTION_SAVE, true, 0, false);
       return level;
     });
-    return CallSite::Here;
+    return;
   }
   std::vector<Oid> types;
   std::string sql = forward_query(fcinfo, &types);
@@ -94,8 +92,8 @@ CallSite forward_to_project_node(FunctionCallInfo fcinfo, const Uuid &project, D
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.data(), flags.get());
       }
     });
-    *result = (Datum)0;
-    return CallSite::Forwarded;
+    forwarded_ = true;
+    return;
   }
   if (SPI_processed != 1)
     throw PgError(ERRCODE_INTERNAL_ERROR, "forwarding to the project's node returned no row", "",
@@ -104,20 +102,17 @@ CallSite forward_to_project_node(FunctionCallInfo fcinfo, const Uuid &project, D
     bool isnull;
     Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
     fcinfo->isnull = isnull;
-    if (isnull) {
-      *result = (Datum)0;
-      return;
-    }
+    if (isnull) return;
     int16 len;
     bool byval;
     get_typlenbyval(SPI_gettypeid(SPI_tuptable->tupdesc, 1), &len, &byval);
-    *result = SPI_datumTransfer(value, byval, len);
+    result_ = SPI_datumTransfer(value, byval, len);
   });
-  return CallSite::Forwarded;
+  forwarded_ = true;
 }
 
-void done_here(int guc_level) {
-  if (guc_level >= 0) AtEOXact_GUC(true, guc_level);
+ProjectNodeCall::~ProjectNodeCall() {
+  if (guc_level_ >= 0) AtEOXact_GUC(true, guc_level_);
 }
 
 }  // namespace ag::pg

@@ -10,15 +10,24 @@
 
 namespace ag::pg {
 
-enum class CallSite { Here, Forwarded };
+// Decides where a call runs, for the life of the object. forwarded(): result() (and the
+// set-returning function's tuplestore) holds the answer of the project's node. Otherwise
+// the call runs here; on the project's node, Citus's check against nested distributed
+// queries is lifted until the object goes (the implementation's queries all name the
+// project's co-located shards). Needs no SPI connection of the caller's.
+class ProjectNodeCall {
+ public:
+  ProjectNodeCall(FunctionCallInfo fcinfo, const Uuid &project);
+  ~ProjectNodeCall();
+  ProjectNodeCall(const ProjectNodeCall &) = delete;
+  ProjectNodeCall &operator=(const ProjectNodeCall &) = delete;
+  bool forwarded() const { return forwarded_; }
+  Datum result() const { return result_; }
 
-// Decides where a call runs. Forwarded: *result (and the set-returning function's
-// tuplestore) holds the answer of the project's node. Here: on the project's node, Citus's
-// check against nested distributed queries is lifted until done_here() (the
-// implementation's queries all name the project's co-located shards). Needs no SPI
-// connection of the caller's.
-CallSite forward_to_project_node(FunctionCallInfo fcinfo, const Uuid &project, Datum *result,
-                                 int *guc_level);
-void done_here(int guc_level);
+ private:
+  bool forwarded_ = false;
+  Datum result_ = (Datum)0;
+  int guc_level_ = -1;
+};
 
 }  // namespace ag::pg

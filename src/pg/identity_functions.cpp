@@ -142,14 +142,8 @@ AG_FUNCTION(ag_api_call) {
   Uuid project = Uuid::from_datum(PG_GETARG_DATUM(0));
   ApiImplementation *impl = implementation_of(fcinfo);
   std::optional<Uuid> user = require_project_role(project, ProjectRole::Responder, impl->action);
-  Datum forwarded;
-  int guc_level;
-  if (forward_to_project_node(fcinfo, project, &forwarded, &guc_level) == CallSite::Forwarded)
-    return forwarded;
-  struct Done {
-    int level;
-    ~Done() { done_here(level); }
-  } done{guc_level};
+  ProjectNodeCall node(fcinfo, project);
+  if (node.forwarded()) return node.result();
   ActingUserScope acting(user);
   ActAsOwner owner(alerts_owner());
   return pg_call([&] {

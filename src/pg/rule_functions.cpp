@@ -187,14 +187,8 @@ AG_FUNCTION(ag_regroup) {
 
   // Rights first, as the caller; only then anything as the owner.
   require_project_role(project, ProjectRole::Admin, "regroup");
-  Datum forwarded;
-  int guc_level;
-  if (forward_to_project_node(fcinfo, project, &forwarded, &guc_level) == CallSite::Forwarded)
-    return forwarded;
-  struct Done {
-    int level;
-    ~Done() { done_here(level); }
-  } done{guc_level};
+  ProjectNodeCall node(fcinfo, project);
+  if (node.forwarded()) return node.result();
   SpiConnection spi;
   EngineResult result;
   {
