@@ -2327,8 +2327,7 @@ $$;
 ------------------------------------------------------------------------------------------
 -- Policies without subqueries
 ------------------------------------------------------------------------------------------
--- Citus refuses subqueries in the policies of distributed tables (pg_policies leaves the
--- schema out while the extension's script runs, its schema then first in search_path). The member projects come
+-- Citus refuses subqueries in the policies of distributed tables. The member projects come
 -- as an array from a function the policy calls (once per row at most: it keeps its answer
 -- for the statement), not from ARRAY(SELECT ...). The rule each policy states is unchanged.
 -- It sets no search_path: a SET clause costs a GUC save and restore on every call, once per
@@ -2337,6 +2336,7 @@ CREATE FUNCTION alert_grouping.member_project_array(min_role text) RETURNS uuid[
 AS 'MODULE_PATHNAME', 'ag_member_project_array'
 LANGUAGE C STABLE;
 
+-- (pg_policies leaves the schema out while this script runs: it is first in search_path.)
 DO $$
 DECLARE
     p record;

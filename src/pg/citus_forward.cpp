@@ -42,7 +42,7 @@ std::string forward_query(FunctionCallInfo fcinfo, std::vector<Oid> *types) {
 }  // namespace
 
 ProjectNodeCall::ProjectNodeCall(FunctionCallInfo fcinfo, const Uuid &project) {
-  if (pg_call([] { return get_extension_oid("citus", true) == InvalidOid; })) return;
+  if (!citus_installed()) return;
   if (pg_call([] { return SPI_connect(); }) != SPI_OK_CONNECT)
     throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
   struct Finish {

@@ -125,7 +125,7 @@ void load_references() {
   Oid nsp = pg_call([] { return get_namespace_oid("alert_grouping", true); });
   for (const char *name : {"projects", "project_members", "application_roles", "feature_flags"})
     reference_relids.push_back(pg_call([&] { return get_relname_relid(name, nsp); }));
-  bool citus = pg_call([] { return get_extension_oid("citus", true) != InvalidOid; });
+  bool citus = citus_installed();
   if (citus) {
     pg_call([&] {
       if (SPI_execute(kReferenceQuery, true, 0) != SPI_OK_SELECT)
@@ -142,6 +142,13 @@ void load_references() {
 }
 
 }  // namespace
+
+bool citus_installed() {
+  return pg_call([] {
+    return GetConfigOption("citus.version", true, false) != nullptr &&
+           get_extension_oid("citus", true) != InvalidOid;
+  });
+}
 
 const ShardGroup *local_reference_tables() {
   if (!references_loaded) load_references();
@@ -176,7 +183,7 @@ void leave_shard_scope() {
 ProjectShardScope::ProjectShardScope(const std::string &project_uuid_text)
     : placement_(ProjectPlacement::PlainTables), project_(project_uuid_text) {
   bool distributed = pg_call([] {
-    return get_extension_oid("citus", true) != InvalidOid &&
+    return citus_installed() &&
            SPI_execute(
                "SELECT FROM pg_catalog.pg_dist_partition AS p "
                " WHERE p.logicalrelid OPERATOR(pg_catalog.=) "

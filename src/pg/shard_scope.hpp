@@ -43,6 +43,10 @@ bool on_plain_tables();
 void enter_shard_scope(Relation alerts_relation);
 void leave_shard_scope();
 
+// Whether the citus extension is in this database. The library's setting answers first (no
+// catalog read when Citus is not loaded at all).
+bool citus_installed();
+
 // Where a project's rows are: plain tables (no Citus, or not distributed), shards on this
 // node (a distributed function's call runs there), or shards on another node (a call that
 // Citus ran on the coordinator, inside a larger query).

@@ -1,7 +1,7 @@
 -- Functions: the contract's signatures, pinned search_path on every function, no SECURITY
 -- DEFINER, no EXECUTE for PUBLIC, and grant_access() / revoke_access().
 BEGIN;
-SELECT plan(86);
+SELECT plan(88);
 
 -- The contract's public functions: signature, result type.
 CREATE TEMP TABLE contract_functions (fn name, args name[], returns text, sig text) ON COMMIT DROP;
@@ -182,6 +182,14 @@ SELECT lives_ok($$SELECT alert_grouping.grant_access('AG t Mixed-Case')$$,
 SELECT ok(has_schema_privilege('AG t Mixed-Case', 'alert_grouping', 'USAGE')
           AND has_function_privilege('AG t Mixed-Case', 'alert_grouping.ingest(uuid,jsonb)', 'EXECUTE'),
           'the quoted role got the grants');
+
+-- distribute() is for a Citus coordinator (test/citus covers it there); elsewhere it refuses
+-- and changes nothing.
+SELECT throws_ok($$SELECT alert_grouping.distribute()$$, '55000',
+                 'distribute() needs the citus extension in this database',
+                 'distribute() without Citus raises 55000 and changes nothing');
+SELECT is((SELECT count(*)::int FROM pg_catalog.pg_policies WHERE schemaname = 'alert_grouping'), 52,
+          'after distribute() refused, the 52 policies are still there');
 
 SELECT * FROM finish();
 ROLLBACK;
