@@ -75,9 +75,6 @@ HeapTuple fill_columns(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   return tuple;
 }
 
-// Only when this trigger runs last, so that it sees the row as it will be stored, and when
-// the statement-level trigger (which deletes decided duplicates and checks guesses) fires
-// whenever this one does (the same enabled state).
 // The trigger's name, or on a Citus shard the name with the shard id Citus appends.
 bool named(const char *tgname, const char *name) {
   size_t n = strlen(name);
@@ -89,6 +86,9 @@ bool named(const char *tgname, const char *name) {
   return true;
 }
 
+// Only when this trigger runs last, so that it sees the row as it will be stored, and when
+// the statement-level trigger (which deletes decided duplicates and checks guesses) fires
+// whenever this one does (the same enabled state).
 bool triggers_allow_deciding(const TriggerData *trigdata) {
   const TriggerDesc *triggers = trigdata->tg_relation->trigdesc;
   const Trigger *last = nullptr;

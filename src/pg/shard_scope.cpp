@@ -136,6 +136,9 @@ void load_references() {
       std::string table = text_from_datum(spi_value(i, 1, &isnull));
       int64_t id = DatumGetInt64(spi_value(i, 2, &isnull));
       references.tables[table] = table + "_" + std::to_string(id);
+      // Plans are kept per key: new reference shards (the extension distributed again) get
+      // plans of their own.
+      references.key = std::min(references.key, -id);
     }
   }
   references_loaded = true;
