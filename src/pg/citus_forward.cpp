@@ -34,8 +34,11 @@ std::string forward_query(FunctionCallInfo fcinfo, std::vector<Oid> *types) {
     }
     call += ")";
     ReleaseSysCache(tuple);
-    return fcinfo->flinfo->fn_retset ? "SELECT (" + call + ").*" + kAnchor
-                                     : "SELECT " + call + kAnchor;
+    // A set's rows are expanded outside the subquery that calls the function: (f()).*
+    // would call it once per column.
+    return fcinfo->flinfo->fn_retset
+               ? "SELECT (x.r).* FROM (SELECT " + call + " AS r" + kAnchor + " OFFSET 0) AS x"
+               : "SELECT " + call + kAnchor;
   });
 }
 
