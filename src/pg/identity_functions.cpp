@@ -91,7 +91,7 @@ AG_FUNCTION(ag_member_project_array) {
     cache->lxid = lxid;
     cache->command = command;
     cache->role = role;
-    // A setting too long to be a uuid is never cached (it fails in member_projects anyway).
+    // Cut to the buffer: a longer setting (no uuid) never matches it again.
     strlcpy(cache->user_setting, setting, sizeof(cache->user_setting));
     cache->array = PointerGetDatum(array);
     fcinfo->flinfo->fn_extra = cache;
