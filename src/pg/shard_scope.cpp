@@ -28,8 +28,9 @@ std::unordered_map<int64_t, ShardGroup> &groups() {
   return *map;
 }
 
-// Every table of the alerts shard's co-location group, and every reference table of the
-// schema, with the name of its shard on this node (Citus names a shard <table>_<shard id>).
+// Every table of the alerts shard's co-location group, with the name of its shard on this
+// node (Citus names a shard <table>_<shard id>); the reference tables come from
+// local_reference_tables().
 const char *kGroupQuery =
     "SELECT c.relname::pg_catalog.text, s2.shardid "
     "  FROM pg_catalog.pg_dist_shard AS s1 "
@@ -42,13 +43,6 @@ const char *kGroupQuery =
     "   AND s2.shardminvalue OPERATOR(pg_catalog.=) s1.shardminvalue "
     "  JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) s2.logicalrelid "
     " WHERE s1.shardid OPERATOR(pg_catalog.=) $1 "
-    "   AND c.relnamespace OPERATOR(pg_catalog.=) 'alert_grouping'::pg_catalog.regnamespace "
-    "UNION ALL "
-    "SELECT c.relname::pg_catalog.text, s.shardid "
-    "  FROM pg_catalog.pg_dist_partition AS p "
-    "  JOIN pg_catalog.pg_dist_shard AS s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid "
-    "  JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid "
-    " WHERE p.partmethod OPERATOR(pg_catalog.=) 'n' AND p.repmodel OPERATOR(pg_catalog.=) 't' "
     "   AND c.relnamespace OPERATOR(pg_catalog.=) 'alert_grouping'::pg_catalog.regnamespace";
 
 const ShardGroup &load_group(int64_t shard) {
@@ -68,6 +62,8 @@ const ShardGroup &load_group(int64_t shard) {
     int64_t id = DatumGetInt64(spi_value(i, 2, &isnull));
     group.tables[table] = table + "_" + std::to_string(id);
   }
+  if (const ShardGroup *refs = local_reference_tables())
+    group.tables.insert(refs->tables.begin(), refs->tables.end());
   if (group.tables.count("alerts") == 0)
     throw PgError(ERRCODE_INTERNAL_ERROR,
                   "shard " + std::to_string(shard) + " is not a shard of alert_grouping.alerts", "",
@@ -95,11 +91,12 @@ void on_xact(XactEvent event, void *) {
 
 void push(Oid relid, int64_t shard) { scopes().push_back(Entry{relid, shard}); }
 
-// The reference tables' local placements, read once per backend and again after a relcache
-// invalidation of one of the tables (distribute() makes them reference tables).
+// The reference tables' local placements and whether alerts is distributed, read once per
+// backend and again after a relcache invalidation of one of the tables (distribute()).
 bool references_loaded = false;
 ShardGroup references;
-std::vector<Oid> reference_relids;
+bool alerts_distributed = false;
+std::vector<Oid> reference_relids;  // and alerts: distribute() invalidates them all
 
 void on_relcache_invalidation(Datum, Oid relid) {
   if (relid == InvalidOid ||
@@ -121,12 +118,21 @@ const char *kReferenceQuery =
 void load_references() {
   references = ShardGroup();
   references.key = -1;
+  alerts_distributed = false;
   reference_relids.clear();
   Oid nsp = pg_call([] { return get_namespace_oid("alert_grouping", true); });
-  for (const char *name : {"projects", "project_members", "application_roles", "feature_flags"})
+  for (const char *name :
+       {"projects", "project_members", "application_roles", "feature_flags", "alerts"})
     reference_relids.push_back(pg_call([&] { return get_relname_relid(name, nsp); }));
-  bool citus = citus_installed();
-  if (citus) {
+  if (citus_installed()) {
+    alerts_distributed = pg_call([] {
+      return SPI_execute(
+                 "SELECT FROM pg_catalog.pg_dist_partition AS p "
+                 " WHERE p.logicalrelid OPERATOR(pg_catalog.=) "
+                 "'alert_grouping.alerts'::pg_catalog.regclass",
+                 true, 0) == SPI_OK_SELECT &&
+             SPI_processed == 1;
+    });
     pg_call([&] {
       if (SPI_execute(kReferenceQuery, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "reading the reference tables' placements failed");
@@ -185,17 +191,9 @@ void leave_shard_scope() {
 
 ProjectShardScope::ProjectShardScope(const std::string &project_uuid_text)
     : placement_(ProjectPlacement::PlainTables), project_(project_uuid_text) {
-  bool distributed = pg_call([] {
-    return citus_installed() &&
-           SPI_execute(
-               "SELECT FROM pg_catalog.pg_dist_partition AS p "
-               " WHERE p.logicalrelid OPERATOR(pg_catalog.=) "
-               "'alert_grouping.alerts'::pg_catalog.regclass",
-               true, 0) == SPI_OK_SELECT &&
-           SPI_processed == 1;
-  });
+  if (!references_loaded) load_references();
   int64_t shard = 0;
-  if (distributed) {
+  if (alerts_distributed) {
     shard = pg_call([&]() -> int64_t {
       Oid types[1] = {TEXTOID};
       Datum args[1] = {CStringGetTextDatum(project_.c_str())};
