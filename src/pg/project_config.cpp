@@ -33,25 +33,10 @@ void on_relcache_invalidation(Datum, Oid relid) {
   if (relid == InvalidOid || relid == watched_relid) cache_stale = true;
 }
 
-// The 'grouping' flag as flag_enabled() computes it, written out: on Citus this statement
-// runs on the project's shards, where a SQL function over distributed tables cannot.
+// flag_enabled() is PL/pgSQL since 0.4: on a Citus shard its lookups are router queries on
+// the project's co-located shards, which a shard's trigger may run.
 SpiQuery project_query(
-    "SELECT p.grouping_enabled AND COALESCE( "
-    "         (SELECT o.enabled FROM alert_grouping.project_flag_overrides AS o "
-    "           WHERE o.project_id OPERATOR(pg_catalog.=) p.id "
-    "             AND o.flag OPERATOR(pg_catalog.=) 'grouping'), "
-    "         (SELECT CASE WHEN f.rollout_percent IS NOT NULL "
-    "                      THEN ((('x' OPERATOR(pg_catalog.||) pg_catalog.left(pg_catalog.encode( "
-    "                               pg_catalog.sha256(pg_catalog.convert_to( "
-    "                                   f.flag OPERATOR(pg_catalog.||) '/' "
-    "                                   OPERATOR(pg_catalog.||) p.id::text, 'UTF8')), "
-    "                               'hex'), 8))::bit(32)::bigint OPERATOR(pg_catalog.%) "
-    "100)::integer "
-    "                           OPERATOR(pg_catalog.<) f.rollout_percent) "
-    "                      ELSE f.enabled END "
-    "            FROM alert_grouping.feature_flags AS f "
-    "           WHERE f.flag OPERATOR(pg_catalog.=) 'grouping'), "
-    "         true), "
+    "SELECT p.grouping_enabled AND alert_grouping.flag_enabled('grouping', p.id), "
     "       p.auto_create_episodes, "
     "       (EXTRACT(EPOCH FROM p.default_time_window) OPERATOR(pg_catalog.*) 1000000)::int8 "
     "  FROM alert_grouping.projects AS p WHERE p.id OPERATOR(pg_catalog.=) $1",
