@@ -314,6 +314,7 @@ void ProjectBatch::write(Writes &w) {
     c.active.push_back(active);
     c.monitors.push_back(uuid_array_literal(monitor_ids));
     c.resolved.push_back(resolved);
+    c.inactivity_timeout.push_back(config.inactivity_timeout_minutes.value_or(0));
     w.event(project_, ne.id, first.created_at, "created",
             {{"reason", options_.added_by == "rule" ? "rule_matched" : "regroup"},
              {"rule_id", ne.rule->id.text()},
@@ -337,6 +338,20 @@ void ProjectBatch::write(Writes &w) {
     u.reopen.push_back(d.reopen);
     auto before = loaded_severity_.find(id);
     u.before.push_back(before == loaded_severity_.end() ? "" : severity_name(before->second));
+  }
+  std::vector<Uuid> incident_episodes;
+  for (const Member &m : members_) {
+    const CompiledRule *rule = nullptr;
+    for (const CompiledRule &r : config_->rules)
+      if (r.id == m.rule) rule = &r;
+    if (rule && rule->rule.episode.create_incident) incident_episodes.push_back(m.episode);
+  }
+  std::sort(incident_episodes.begin(), incident_episodes.end());
+  incident_episodes.erase(std::unique(incident_episodes.begin(), incident_episodes.end()),
+                          incident_episodes.end());
+  for (const Uuid &e : incident_episodes) {
+    w.incident_candidates.project.push_back(project_);
+    w.incident_candidates.episode.push_back(e);
   }
   for (const Member &m : members_) {
     auto &mm = w.members;

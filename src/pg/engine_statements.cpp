@@ -152,14 +152,46 @@ SpiQuery insert_episodes(
      TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
      INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
 
+// From 0.5: with the inactivity check of rules that have an inactivity timeout (minutes, 0:
+// none).
+SpiQuery insert_episodes_timed(
+    "INSERT INTO alert_grouping.episodes "
+    "  (project_id, id, episode_number, rule_id, group_key, title, title_template, "
+    "   first_alert_title, severity, started_at, last_activity_at, alert_count, "
+    "   active_alert_count, monitor_ids, unique_monitor_count, state, resolved_at, "
+    "   all_alerts_resolved_at, inactivity_check_at) "
+    "SELECT v.p, v.id, v.num, v.rule_id, v.key, v.title, NULLIF(v.tmpl, ''), "
+    "       v.first_title, v.sev::alert_grouping.severity, v.started, v.last_at, v.n, v.active, "
+    "       v.mons::uuid[], pg_catalog.cardinality(v.mons::uuid[]), "
+    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN 'open' ELSE 'resolved' "
+    "END::alert_grouping.episode_state, "
+    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END, "
+    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END, "
+    "       CASE WHEN v.timeout OPERATOR(pg_catalog.>) 0 AND v.active OPERATOR(pg_catalog.>) 0 "
+    "            THEN v.last_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v.timeout) "
+    "       END "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
+    "       pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::uuid[]), "
+    "       pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), "
+    "       pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), "
+    "       pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::timestamptz[]), "
+    "       pg_catalog.unnest($11::timestamptz[]), pg_catalog.unnest($12::int4[]), "
+    "       pg_catalog.unnest($13::int4[]), pg_catalog.unnest($14::text[]), "
+    "       pg_catalog.unnest($15::timestamptz[]), pg_catalog.unnest($16::int4[])) "
+    "    AS v(p, id, num, rule_id, key, title, tmpl, first_title, sev, started, last_at, n, "
+    "         active, mons, last_resolved, timeout)",
+    {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+     TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+     INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID});
+
 // Deltas, so that a concurrent acknowledge or resolve of the same episode is never undone.
 // "b" reads the row as the statement found it, to report severity changes.
-#define AG_UPDATE_EPISODES                                                                         \
+#define AG_UPDATE_EPISODES_SET(timers)                                                             \
   "UPDATE alert_grouping.episodes AS e "                                                           \
   "   SET alert_count = e.alert_count OPERATOR(pg_catalog.+) v.n, "                                \
   "       active_alert_count = e.active_alert_count OPERATOR(pg_catalog.+) v.active, "             \
   "       all_alerts_resolved_at = CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL "         \
-  "                                     ELSE e.all_alerts_resolved_at END, "                       \
+  "                                     ELSE e.all_alerts_resolved_at END, " timers                \
   "       last_activity_at = GREATEST(e.last_activity_at, v.last_at), "                            \
   "       severity = GREATEST(e.severity, v.sev::alert_grouping.severity), "                       \
   "       monitor_ids = COALESCE(NULLIF(v.mons, '')::uuid[], e.monitor_ids), "                     \
@@ -180,43 +212,68 @@ SpiQuery insert_episodes(
   "RETURNING e.project_id, e.id, v.old_sev::text, e.severity::text, v.last_at, v.reopen, " \
   "          e.reopen_count"
 
-SpiQuery update_episodes(
-    AG_UPDATE_EPISODES
-    "  FROM (SELECT u.*, b.severity AS old_sev "
-    "          FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
-    "               pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::int4[]), "
-    "               pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::text[]), "
-    "               pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::bool[])) "
-    "               AS u(p, id, n, active, last_at, sev, mons, reopen) "
-    "          JOIN alert_grouping.episodes AS b ON b.project_id OPERATOR(pg_catalog.=) u.p AND "
-    "b.id OPERATOR(pg_catalog.=) u.id) AS v "
-    " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "
-    "v.id " AG_UPDATED,
-    {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
-     TEXTARRAYOID, BOOLARRAYOID});
+#define AG_FROM_MANY                                                                          \
+  "  FROM (SELECT u.*, b.severity AS old_sev "                                                \
+  "          FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "  \
+  "               pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::int4[]), "             \
+  "               pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::text[]), "      \
+  "               pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::bool[])) "             \
+  "               AS u(p, id, n, active, last_at, sev, mons, reopen) "                        \
+  "          JOIN alert_grouping.episodes AS b ON b.project_id OPERATOR(pg_catalog.=) u.p AND " \
+  "b.id OPERATOR(pg_catalog.=) u.id) AS v "                                                   \
+  " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "          \
+  "v.id " AG_UPDATED
+#define AG_MANY_TYPES                                                                         \
+  {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, \
+   TEXTARRAYOID, BOOLARRAYOID}
 
 // The same for one episode (a single-row INSERT).
-SpiQuery update_episode_one(
-    AG_UPDATE_EPISODES
-    "  FROM (SELECT $1::uuid AS p, $2::uuid AS id, $3::int4 AS n, $4::int4 AS active, "
-    "               $5::timestamptz AS last_at, $6::text AS sev, $7::text AS mons, "
-    "               $8::bool AS reopen, b.severity AS old_sev "
-    "          FROM alert_grouping.episodes AS b "
-    "         WHERE b.project_id OPERATOR(pg_catalog.=) $1 AND b.id OPERATOR(pg_catalog.=) $2) AS "
-    "v "
-    " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "
-    "v.id " AG_UPDATED,
-    {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID});
+#define AG_FROM_ONE                                                                            \
+  "  FROM (SELECT $1::uuid AS p, $2::uuid AS id, $3::int4 AS n, $4::int4 AS active, "          \
+  "               $5::timestamptz AS last_at, $6::text AS sev, $7::text AS mons, "             \
+  "               $8::bool AS reopen, b.severity AS old_sev "                                  \
+  "          FROM alert_grouping.episodes AS b "                                               \
+  "         WHERE b.project_id OPERATOR(pg_catalog.=) $1 AND b.id OPERATOR(pg_catalog.=) $2) " \
+  "AS v "                                                                                      \
+  " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "           \
+  "v.id " AG_UPDATED
+#define AG_ONE_TYPES {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID}
 
 // The same when the episode's severity before is known (read under its lock): no second read.
-SpiQuery update_episode_known(
-    AG_UPDATE_EPISODES
-    "  FROM (SELECT $1::uuid AS p, $2::uuid AS id, $3::int4 AS n, $4::int4 AS active, "
-    "               $5::timestamptz AS last_at, $6::text AS sev, $7::text AS mons, "
-    "               $8::bool AS reopen, $9::text AS old_sev) AS v "
-    " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "
-    "v.id " AG_UPDATED,
-    {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID});
+#define AG_FROM_KNOWN                                                                 \
+  "  FROM (SELECT $1::uuid AS p, $2::uuid AS id, $3::int4 AS n, $4::int4 AS active, " \
+  "               $5::timestamptz AS last_at, $6::text AS sev, $7::text AS mons, "    \
+  "               $8::bool AS reopen, $9::text AS old_sev) AS v "                     \
+  " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "  \
+  "v.id " AG_UPDATED
+#define AG_KNOWN_TYPES \
+  {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID}
+
+// Before 0.5 (library updated, ALTER EXTENSION UPDATE not run yet) episodes have no timers.
+EpisodeUpdates episode_updates_untimed{
+    SpiQuery(AG_UPDATE_EPISODES_SET("") AG_FROM_MANY, AG_MANY_TYPES),
+    SpiQuery(AG_UPDATE_EPISODES_SET("") AG_FROM_ONE, AG_ONE_TYPES),
+    SpiQuery(AG_UPDATE_EPISODES_SET("") AG_FROM_KNOWN, AG_KNOWN_TYPES)};
+
+// From 0.5: a member firing again clears a waiting delayed resolve (flap protection), and a
+// reopened episode gets an inactivity check (maintenance moves or clears it).
+#define AG_TIMERS                                                                             \
+  "       resolve_due_at = CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL "            \
+  "                             ELSE e.resolve_due_at END, "                                  \
+  "       inactivity_check_at = CASE WHEN v.reopen "                                          \
+  "                                  THEN COALESCE(e.inactivity_check_at, v.last_at) "        \
+  "                                  ELSE e.inactivity_check_at END, "
+EpisodeUpdates episode_updates_timed{
+    SpiQuery(AG_UPDATE_EPISODES_SET(AG_TIMERS) AG_FROM_MANY, AG_MANY_TYPES),
+    SpiQuery(AG_UPDATE_EPISODES_SET(AG_TIMERS) AG_FROM_ONE, AG_ONE_TYPES),
+    SpiQuery(AG_UPDATE_EPISODES_SET(AG_TIMERS) AG_FROM_KNOWN, AG_KNOWN_TYPES)};
+
+// Incidents of the rules that open them, once alerts joined their episodes (0.5 on).
+SpiQuery consider_incidents(
+    "SELECT alert_grouping.consider_incidents(v.p, pg_catalog.array_agg(v.e)) "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[])) AS v(p, e) "
+    " GROUP BY v.p ORDER BY v.p",
+    {UUIDARRAYOID, UUIDARRAYOID});
 
 // The id is taken from the identity's sequence by name: on Citus the statement writes the
 // shard, which has no identity of its own (distribute() gives each node's sequence its own

@@ -20,9 +20,14 @@ extern SpiQuery open_episodes_one;  // the same two for one key
 extern SpiQuery resolved_episodes_one;
 extern SpiQuery take_episode_numbers;
 extern SpiQuery insert_episodes;
-extern SpiQuery update_episodes;
-extern SpiQuery update_episode_one;
-extern SpiQuery update_episode_known;  // severity before known
+extern SpiQuery insert_episodes_timed;  // 0.5 on: with inactivity checks
+struct EpisodeUpdates {
+  SpiQuery many, one;
+  SpiQuery known;  // one, severity before known
+};
+extern EpisodeUpdates episode_updates_untimed;  // before 0.5
+extern EpisodeUpdates episode_updates_timed;
+extern SpiQuery consider_incidents;
 extern SpiQuery insert_events;
 extern SpiQuery set_alert_episode;
 extern SpiQuery clear_alert_episode;  // a guessed membership that did not hold

@@ -135,14 +135,21 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
       w.created.number[i] += first_number.at(w.created.project[i]);
   }
 
+  const bool timers = episode_timers_in_schema();
   auto &c = w.created;
   if (!c.id.empty()) {
-    sql::insert_episodes.run({uuid_array(c.project), uuid_array(c.id), int4_array(c.number),
-                              uuid_array(c.rule), text_array(c.key), text_array(c.title),
-                              text_array(c.tmpl), text_array(c.first_title), text_array(c.severity),
-                              timestamptz_array(c.started), timestamptz_array(c.last_at),
-                              int4_array(c.count), int4_array(c.active), text_array(c.monitors),
-                              timestamptz_array(c.resolved)});
+    std::vector<Datum> episodes = {
+        uuid_array(c.project),     uuid_array(c.id),           int4_array(c.number),
+        uuid_array(c.rule),        text_array(c.key),          text_array(c.title),
+        text_array(c.tmpl),        text_array(c.first_title),  text_array(c.severity),
+        timestamptz_array(c.started), timestamptz_array(c.last_at), int4_array(c.count),
+        int4_array(c.active),      text_array(c.monitors),     timestamptz_array(c.resolved)};
+    if (timers) {
+      episodes.push_back(int4_array(c.inactivity_timeout));
+      sql::insert_episodes_timed.run(episodes);
+    } else {
+      sql::insert_episodes.run(episodes);
+    }
     result.episodes_created += int64(c.id.size());
     auto attach = [](SpiQuery &query, const Writes::Attach &a) {
       if (!a.project.empty())
@@ -154,6 +161,7 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
   }
 
   auto &u = w.updated;
+  auto &updates = timers ? sql::episode_updates_timed : sql::episode_updates_untimed;
   if (!u.id.empty()) {
     uint64 n;
     if (u.id.size() == 1) {
@@ -162,13 +170,13 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
                                  TimestampTzGetDatum(u.last_at[0]), text_datum(u.severity[0]),
                                  text_datum(u.monitors[0]),         BoolGetDatum(u.reopen[0])};
       if (u.before[0].empty()) {
-        n = sql::update_episode_one.run(args);
+        n = updates.one.run(args);
       } else {
         args.push_back(text_datum(u.before[0]));
-        n = sql::update_episode_known.run(args);
+        n = updates.known.run(args);
       }
     } else {
-      n = sql::update_episodes.run({uuid_array(u.project), uuid_array(u.id), int4_array(u.count),
+      n = updates.many.run({uuid_array(u.project), uuid_array(u.id), int4_array(u.count),
                                     int4_array(u.active), timestamptz_array(u.last_at),
                                     text_array(u.severity), text_array(u.monitors),
                                     bool_array(u.reopen)});
@@ -209,6 +217,10 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
     sql::insert_events.run({uuid_array(e.project), uuid_array(e.episode), timestamptz_array(e.at),
                             text_array(e.kind), text_array(e.detail)});
   remember_placements(w);
+
+  auto &ic = w.incident_candidates;
+  if (timers && !ic.episode.empty())
+    sql::consider_incidents.run({uuid_array(ic.project), uuid_array(ic.episode)});
 }
 
 }  // namespace ag::pg

@@ -34,6 +34,7 @@ struct Writes {
     std::vector<int32> number, count, active;  // number: offset within its project's new ones
     std::vector<std::string> key, title, tmpl, first_title, severity, monitors;
     std::vector<TimestampTz> started, last_at, resolved;
+    std::vector<int32> inactivity_timeout;  // minutes, 0: none
   } created;
   struct Attach {
     std::vector<Uuid> project, episode, target;
@@ -51,6 +52,11 @@ struct Writes {
     std::vector<bool> reopen;
     std::vector<std::string> before;  // severity before, when read under the lock ("" if not)
   } updated;
+  // Episodes that alerts joined, of rules with create_incident: checked for an incident once
+  // written.
+  struct {
+    std::vector<Uuid> project, episode;
+  } incident_candidates;
   struct {
     std::vector<Uuid> project, episode, alert, rule;
     std::vector<double> score;

@@ -22,6 +22,7 @@ bool restoring_guc = false;
 
 namespace {
 char *user_id_guc = nullptr;
+char *incident_reason_guc = nullptr;  // read through current_setting() by the incident triggers
 
 // The core's long loops call this: a pending cancel or timeout becomes a C++ exception that
 // unwinds the core and is raised again as the PostgreSQL error it was.
@@ -45,6 +46,13 @@ void _PG_init(void) {
       "alert_grouping.user_id", "The user an application acts for (SET LOCAL per transaction).",
       "Honoured only for roles granted act_for_users by grant_access and not mapped to a member.",
       &user_id_guc, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable(
+      "alert_grouping.incident_reason",
+      "The reason the next incident change records in its timeline (transaction-local).",
+      "Set by the extension before it changes an incident; a client may SET LOCAL it before "
+      "its own UPDATE of an incident. Cleared once used.",
+      &incident_reason_guc, "", PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, nullptr,
+      nullptr, nullptr);
   MarkGUCPrefixReserved("alert_grouping");
   ag::set_interrupt_check(check_for_interrupts);
   ag::pg::register_config_invalidation();

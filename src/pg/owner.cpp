@@ -20,4 +20,11 @@ bool membership_on_alert_rows() {
   });
 }
 
+bool episode_timers_in_schema() {
+  return pg_call([] {
+    Oid relid = get_relname_relid("episodes", get_namespace_oid("alert_grouping", false));
+    return get_attnum(relid, "inactivity_check_at") != InvalidAttrNumber;
+  });
+}
+
 }  // namespace ag::pg

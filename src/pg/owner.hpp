@@ -13,6 +13,9 @@ Oid alerts_owner();
 // and ALTER EXTENSION UPDATE, the older schema's episode_members table is written instead.
 bool membership_on_alert_rows();
 
+// Whether episodes carry their timers and incidents exist (version 0.5 on).
+bool episode_timers_in_schema();
+
 // Runs as the given owner of the extension's tables, with a pinned search_path, until destroyed.
 class ActAsOwner {
  public:
