@@ -2,7 +2,7 @@
 -- Explicit lists pin down what the contract names; catalog-wide checks cover every table
 -- that carries project_id, including ones added later.
 BEGIN;
-SELECT plan(133);
+SELECT plan(154);
 
 -- The tenant tables of the grouping part of the contract (and the 0.1 schema).
 CREATE TEMP TABLE tenant_tables (tbl name PRIMARY KEY) ON COMMIT DROP;
@@ -10,17 +10,20 @@ INSERT INTO tenant_tables VALUES
     ('project_counters'), ('project_members'), ('project_flag_overrides'), ('teams'),
     ('team_members'), ('labels'), ('grouping_rules'), ('episodes'), ('alerts'),
     ('episode_events'), ('episode_owner_users'), ('episode_owner_teams'),
-    ('episode_labels'), ('engine_errors');
+    ('episode_labels'), ('engine_errors'),
+    -- 0.5: monitors and incidents
+    ('monitors'), ('check_results'), ('maintenance_windows'), ('incidents'), ('incident_updates');
 -- episode_members is a view over alerts since 0.3 (section 7).
 
--- Every table of the schema with a project_id column, read from the catalog.
+-- Every table of the schema with a project_id column, read from the catalog. Partitions are
+-- read through their parent (whose policies apply); section 6 checks them on their own.
 CREATE TEMP VIEW catalog_tenant_tables AS
 SELECT c.oid AS relid, c.relname AS tbl
   FROM pg_catalog.pg_class AS c
   JOIN pg_catalog.pg_attribute AS a
     ON a.attrelid = c.oid AND a.attname = 'project_id' AND NOT a.attisdropped
  WHERE c.relnamespace = 'alert_grouping'::regnamespace
-   AND c.relkind IN ('r', 'p');
+   AND c.relkind IN ('r', 'p') AND NOT c.relispartition;
 
 SELECT has_schema('alert_grouping');
 SELECT has_table('alert_grouping', 'projects', 'table projects exists');
@@ -28,7 +31,7 @@ SELECT col_is_pk('alert_grouping', 'projects', 'id', 'projects: primary key (id)
 SELECT col_type_is('alert_grouping', 'projects', 'id', 'uuid', 'projects.id is uuid');
 
 ------------------------------------------------------------------------------------------
--- 1. Every tenant table exists and has project_id uuid NOT NULL (14 x 3 = 42)
+-- 1. Every tenant table exists and has project_id uuid NOT NULL (19 x 3 = 57)
 ------------------------------------------------------------------------------------------
 SELECT has_table('alert_grouping', tbl, format('table %s exists', tbl))
   FROM tenant_tables ORDER BY tbl;
@@ -218,6 +221,14 @@ SELECT is_empty($$
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
                         WHERE p.polrelid = c.oid AND p.polcmd IN ('r', '*') AND p.polpermissive)$$,
     'every table with project_id, and projects, has a permissive SELECT policy');
+
+-- A partition read directly (not through check_results) shows its rows to its owner only.
+SELECT is_empty($$
+    SELECT c.relname FROM pg_catalog.pg_class AS c
+     WHERE c.relnamespace = 'alert_grouping'::regnamespace AND c.relispartition
+       AND c.relkind IN ('r', 'p')
+       AND (NOT c.relrowsecurity OR EXISTS (SELECT FROM pg_catalog.pg_policy AS p WHERE p.polrelid = c.oid))$$,
+    'every partition has row-level security enabled and no policy of its own');
 
 -- No policy grants everything: each one's USING and WITH CHECK are exactly the membership
 -- lookup (0.4: an array from member_project_array, no subquery, which Citus refuses).

@@ -1,7 +1,7 @@
 -- Functions: the contract's signatures, pinned search_path on every function, no SECURITY
 -- DEFINER, no EXECUTE for PUBLIC, and grant_access() / revoke_access().
 BEGIN;
-SELECT plan(88);
+SELECT plan(95);
 
 -- The contract's public functions: signature, result type.
 CREATE TEMP TABLE contract_functions (fn name, args name[], returns text, sig text) ON COMMIT DROP;
@@ -19,7 +19,9 @@ INSERT INTO contract_functions VALUES
     ('current_user_id', '{}', 'uuid', 'current_user_id()'),
     ('validate_rule', '{jsonb,jsonb,jsonb}', 'void', 'validate_rule(jsonb,jsonb,jsonb)'),
     ('grant_access', '{name,boolean}', 'void', 'grant_access(name,boolean)'),
-    ('revoke_access', '{name}', 'void', 'revoke_access(name)');
+    ('revoke_access', '{name}', 'void', 'revoke_access(name)'),
+    ('acknowledge_incident', '{uuid,uuid}', 'alert_grouping.incidents', 'acknowledge_incident(uuid,uuid)'),
+    ('resolve_incident', '{uuid,uuid,text}', 'alert_grouping.incidents', 'resolve_incident(uuid,uuid,text)');
 
 ------------------------------------------------------------------------------------------
 -- 1. Signatures (14 x 2)
@@ -56,11 +58,20 @@ SELECT volatility_is('alert_grouping', 'fingerprint', ARRAY['uuid', 'text', 'jso
 -- 2. Every function pins search_path; none is SECURITY DEFINER
 ------------------------------------------------------------------------------------------
 -- The identity lookups that read past row-level security are C functions that answer only
--- for the calling role, so nothing needs SECURITY DEFINER.
+-- for the calling role. SECURITY DEFINER is kept to the trigger functions that write what the
+-- writing role may not (a responder's check result changes its monitor's state; an incident
+-- takes its number from the project's counter and writes its timeline); a trigger function
+-- cannot be called on its own.
+SELECT set_eq($$
+    SELECT p.proname::text FROM pg_catalog.pg_proc AS p
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.prosecdef$$,
+    ARRAY['check_results_inserted', 'incidents_before_write', 'incidents_after_write'],
+    'the only SECURITY DEFINER functions are three trigger functions');
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
-     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.prosecdef$$,
-    'no function of the schema is SECURITY DEFINER');
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.prosecdef
+       AND p.prorettype <> 'trigger'::regtype$$,
+    'every SECURITY DEFINER function returns trigger');
 SELECT is_empty($$
     SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
      WHERE p.pronamespace = 'alert_grouping'::regnamespace
@@ -150,7 +161,8 @@ SELECT ok(NOT has_function_privilege('ag_t_granted', 'alert_grouping.grant_acces
 -- Tables: every tenant table and projects are readable (RLS narrows the rows).
 SELECT is_empty($$
     SELECT c.relname FROM pg_catalog.pg_class AS c
-     WHERE c.relnamespace = 'alert_grouping'::regnamespace AND c.relkind = 'r'
+     WHERE c.relnamespace = 'alert_grouping'::regnamespace AND c.relkind IN ('r', 'p')
+       AND NOT c.relispartition
        AND (c.relname = 'projects' OR EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                                                WHERE a.attrelid = c.oid AND a.attname = 'project_id'))
        AND NOT pg_catalog.has_table_privilege('ag_t_granted', c.oid, 'SELECT')$$,
@@ -188,8 +200,8 @@ SELECT ok(has_schema_privilege('AG t Mixed-Case', 'alert_grouping', 'USAGE')
 SELECT throws_ok($$SELECT alert_grouping.distribute()$$, '55000',
                  'distribute() needs the citus extension in this database',
                  'distribute() without Citus raises 55000 and changes nothing');
-SELECT is((SELECT count(*)::int FROM pg_catalog.pg_policies WHERE schemaname = 'alert_grouping'), 52,
-          'after distribute() refused, the 52 policies are still there');
+SELECT is((SELECT count(*)::int FROM pg_catalog.pg_policies WHERE schemaname = 'alert_grouping'), 72,
+          'after distribute() refused, the 72 policies are still there');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -10,7 +10,7 @@
 -- usable by any role holding TEMP on the database, so pgTAP's functions work after SET ROLE:
 -- each statement under test runs as the role it names, inside throws_ok / lives_ok / set_eq.
 BEGIN;
-SELECT plan(100);
+SELECT plan(122);
 
 ------------------------------------------------------------------------------------------
 -- Constants, roles, helpers
@@ -30,6 +30,8 @@ CREATE FUNCTION pg_temp.k(what text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
         WHEN 't2' THEN 'd2000000-0000-0000-0000-000000000002'
         WHEN 'l1' THEN 'e1000000-0000-0000-0000-000000000001'
         WHEN 'l2' THEN 'e2000000-0000-0000-0000-000000000002'
+        WHEN 'm1' THEN 'f1000000-0000-0000-0000-000000000001'
+        WHEN 'm2' THEN 'f2000000-0000-0000-0000-000000000002'
     END::uuid
 $$;
 
@@ -68,6 +70,7 @@ CREATE FUNCTION pg_temp.tenant_tables() RETURNS SETOF text LANGUAGE sql STABLE A
       JOIN pg_catalog.pg_attribute AS a
         ON a.attrelid = c.oid AND a.attname = 'project_id' AND NOT a.attisdropped
      WHERE c.relnamespace = 'alert_grouping'::regnamespace AND c.relkind IN ('r', 'p')
+       AND NOT c.relispartition  -- read through their parent
 $$;
 
 -- (table, project) for every project whose rows the current identity sees, per tenant table
@@ -153,6 +156,17 @@ INSERT INTO alert_grouping.alerts (project_id, title, labels) VALUES
     (pg_temp.k('p2'), 'seed p2 again', '{"run": "mapped"}');
 INSERT INTO alert_grouping.engine_errors (project_id, alert_ids, sqlstate, message)
 VALUES (pg_temp.k('p1'), '{}', 'XX000', 'seeded'), (pg_temp.k('p2'), '{}', 'XX000', 'seeded');
+-- 0.5: a monitor with a result, a maintenance window, and incidents (one per mode in P1).
+INSERT INTO alert_grouping.monitors (project_id, id, name)
+VALUES (pg_temp.k('p1'), pg_temp.k('m1'), 'web'), (pg_temp.k('p2'), pg_temp.k('m2'), 'web');
+INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok)
+VALUES (pg_temp.k('p1'), pg_temp.k('m1'), now(), true), (pg_temp.k('p2'), pg_temp.k('m2'), now(), true);
+INSERT INTO alert_grouping.maintenance_windows (project_id, starts_at, ends_at)
+VALUES (pg_temp.k('p1'), now() - interval '2 days', now() - interval '1 day'),
+       (pg_temp.k('p2'), now() - interval '2 days', now() - interval '1 day');
+INSERT INTO alert_grouping.incidents (project_id, title)
+VALUES (pg_temp.k('p1'), 'seed incident mapped'), (pg_temp.k('p1'), 'seed incident app'),
+       (pg_temp.k('p2'), 'seed incident p2');
 
 -- The seed is complete: as the superuser, every tenant table has rows of both projects, so
 -- the visibility checks below compare non-empty sets.
@@ -167,7 +181,7 @@ SELECT is_empty($$
     'the test roles are ordinary: no superuser, no BYPASSRLS, own no table');
 
 ------------------------------------------------------------------------------------------
--- The matrix: 47 assertions in mapped mode, 48 in app mode (2 + 47 + 48 + 3 = 100)
+-- The matrix: 58 assertions in mapped mode, 59 in app mode (2 + 58 + 59 + 3 = 122)
 ------------------------------------------------------------------------------------------
 CREATE FUNCTION pg_temp.matrix(mode text) RETURNS SETOF text LANGUAGE plpgsql AS $matrix$
 DECLARE
@@ -181,6 +195,7 @@ DECLARE
     login_role text := CASE mode WHEN 'mapped' THEN 'tap_admin1' ELSE 'tap_app' END;
     ins_alert text;
     persona text;
+    inc uuid;
 BEGIN
     PERFORM pg_temp.act(mode, 'super');
     SELECT a.id, a.episode_id INTO STRICT seed_alert, ep FROM alert_grouping.alerts AS a
@@ -336,6 +351,49 @@ BEGIN
                          format('admin1 gains no access to P2 by mapping its login role %s to admin2''s user id', login_role) || tag);
     PERFORM pg_temp.act(mode, 'super');
     DELETE FROM alert_grouping.project_members WHERE project_id = p1 AND user_id = pg_temp.k('admin2');
+
+    -- I. Monitors and incidents (11): viewers read; responders write check results and
+    -- acknowledge and resolve incidents; admins configure monitors and maintenance windows.
+    SELECT i.id INTO STRICT inc FROM alert_grouping.incidents AS i
+     WHERE i.project_id = p1 AND i.title = 'seed incident ' || mode;
+    PERFORM pg_temp.act(mode, 'view1');
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok)
+                                  VALUES (%L, %L, now(), false)$$, p1, pg_temp.k('m1')),
+                          '42501', 'new row violates row-level security policy for table "check_results"',
+                          'view1 cannot write a check result in P1' || tag);
+    RETURN NEXT throws_ok(format('SELECT alert_grouping.acknowledge_incident(%L, %L)', p1, inc),
+                          '42501', format('permission denied to change incidents in project %s', p1),
+                          'view1 cannot acknowledge a P1 incident' || tag);
+    PERFORM pg_temp.act(mode, 'resp1');
+    RETURN NEXT lives_ok(format($$INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok)
+                                  VALUES (%L, %L, now(), true)$$, p1, pg_temp.k('m1')),
+                         'resp1 can write a check result in P1' || tag);
+    RETURN NEXT lives_ok(format('SELECT alert_grouping.acknowledge_incident(%L, %L)', p1, inc),
+                         'resp1 can acknowledge a P1 incident' || tag);
+    RETURN NEXT lives_ok(format($$SELECT alert_grouping.resolve_incident(%L, %L, 'fixed')$$, p1, inc),
+                         'resp1 can resolve a P1 incident' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.monitors (project_id, name) VALUES (%L, 'm')$$, p1),
+                          '42501', 'new row violates row-level security policy for table "monitors"',
+                          'resp1 cannot create a monitor in P1' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format('UPDATE alert_grouping.monitors SET alert_after_failures = 9 WHERE project_id = %L', p1)),
+                   0::bigint, 'resp1 changes no P1 monitor' || tag);
+    PERFORM pg_temp.act(mode, 'admin1');
+    RETURN NEXT lives_ok(format($$INSERT INTO alert_grouping.maintenance_windows (project_id, starts_at, ends_at)
+                                  VALUES (%L, now(), now() + interval '1 hour')$$, p1),
+                         'admin1 can create a maintenance window in P1' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.monitors (project_id, name) VALUES (%L, 'm')$$, p2),
+                          '42501', 'new row violates row-level security policy for table "monitors"',
+                          'admin1 cannot create a monitor in P2' || tag);
+    PERFORM pg_temp.act(mode, 'admin2');
+    RETURN NEXT throws_ok(format('SELECT alert_grouping.resolve_incident(%L, %L)', p1, inc),
+                          'P0002', NULL, 'admin2 cannot resolve a P1 incident (not found for it)' || tag);
+    PERFORM pg_temp.act(mode, 'super');
+    RETURN NEXT results_eq(
+        format($$SELECT status::text, (SELECT array_agg(u.kind ORDER BY u.id) FROM alert_grouping.incident_updates AS u
+                                        WHERE u.incident_id = i.id)
+                   FROM alert_grouping.incidents AS i WHERE i.id = %L$$, inc),
+        $$VALUES ('resolved', ARRAY['opened', 'acknowledged', 'resolved'])$$,
+        'the incident''s timeline holds what resp1 did' || tag);
 
     -- H. Mode-specific identity rules
     IF mode = 'mapped' THEN  -- (3) a mapped role cannot claim another user

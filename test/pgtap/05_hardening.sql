@@ -96,7 +96,8 @@ INSERT INTO api VALUES
     ('validate_rule(jsonb,jsonb,jsonb)'), ('preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)'),
     ('regroup(uuid,uuid,timestamptz,timestamptz)'), ('ingest(uuid,jsonb)'),
     ('ingest_batch(uuid,jsonb)'), ('acknowledge_episode(uuid,uuid)'), ('resolve_episode(uuid,uuid)'),
-    ('add_alert_to_episode(uuid,uuid,uuid)'), ('remove_alert_from_episode(uuid,uuid,uuid)');
+    ('add_alert_to_episode(uuid,uuid,uuid)'), ('remove_alert_from_episode(uuid,uuid,uuid)'),
+    ('acknowledge_incident(uuid,uuid)'), ('resolve_incident(uuid,uuid,text)');
 GRANT SELECT ON api TO PUBLIC;
 
 -- (role, function) pairs where EXECUTE differs from membership in the documented API.
