@@ -2819,6 +2819,23 @@ CREATE INDEX episodes_resolve_due_idx ON alert_grouping.episodes (resolve_due_at
 CREATE INDEX episodes_inactivity_check_idx ON alert_grouping.episodes (inactivity_check_at)
     WHERE inactivity_check_at IS NOT NULL;
 
+-- 0.4 stored resolve delays and inactivity timeouts without acting on them: episodes waiting
+-- for either get their timer now.
+UPDATE alert_grouping.episodes AS e
+   SET resolve_due_at = CASE
+           WHEN e.active_alert_count = 0 AND e.all_alerts_resolved_at IS NOT NULL
+                AND COALESCE((r.episode_config ->> 'resolve_when_alerts_resolved')::boolean, true)
+                AND COALESCE((r.episode_config ->> 'resolve_delay_minutes')::integer, 0) > 0
+           THEN e.all_alerts_resolved_at
+                + pg_catalog.make_interval(mins => (r.episode_config ->> 'resolve_delay_minutes')::integer)
+           END,
+       inactivity_check_at = CASE WHEN r.episode_config ? 'inactivity_timeout_minutes'
+                                  THEN e.last_activity_at END
+  FROM alert_grouping.grouping_rules AS r
+ WHERE r.project_id = e.project_id AND r.id = e.rule_id AND e.state <> 'resolved'
+   AND ((r.episode_config ->> 'resolve_delay_minutes')::integer > 0
+        OR r.episode_config ? 'inactivity_timeout_minutes');
+
 ------------------------------------------------------------------------------------------
 -- Monitors
 ------------------------------------------------------------------------------------------
@@ -2890,7 +2907,9 @@ CREATE TRIGGER monitors_before_write BEFORE INSERT OR UPDATE ON alert_grouping.m
 -- Check results
 ------------------------------------------------------------------------------------------
 -- Range-partitioned by checked_at from the start, so that retention can drop whole
--- partitions. run_maintenance() creates the daily partitions ahead; the default partition
+-- partitions. The monitor of each result is checked once per statement by its trigger (a
+-- foreign key would check, and lock, the monitor row once per result); deleting a monitor
+-- deletes its results. run_maintenance() creates the daily partitions ahead; the default partition
 -- takes a result of any other time.
 CREATE TABLE alert_grouping.check_results (
     project_id uuid NOT NULL,
@@ -2901,12 +2920,13 @@ CREATE TABLE alert_grouping.check_results (
     status_code integer NULL,
     message text NULL,
     received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    FOREIGN KEY (project_id, monitor_id)
-        REFERENCES alert_grouping.monitors (project_id, id) ON DELETE CASCADE,
     CHECK (pg_catalog.isfinite(checked_at))
 ) PARTITION BY RANGE (checked_at);
 CREATE TABLE alert_grouping.check_results_default
     PARTITION OF alert_grouping.check_results DEFAULT;
+-- Partitions are read and written through check_results, whose policies apply; read
+-- directly, a partition shows nothing to anyone but the owner.
+ALTER TABLE alert_grouping.check_results_default ENABLE ROW LEVEL SECURITY;
 CREATE INDEX check_results_monitor_idx
     ON alert_grouping.check_results (project_id, monitor_id, checked_at);
 
@@ -2930,6 +2950,8 @@ DECLARE
     mon_oks boolean[];
     mon_fails boolean[];
     mon_first timestamptz[];
+    known uuid[];
+    missing uuid;
     m record;
     r record;
     k integer;
@@ -2965,6 +2987,15 @@ BEGIN
                   FROM new_results AS c GROUP BY c.project_id, c.monitor_id) AS n
          GROUP BY n.project_id ORDER BY n.project_id
     LOOP
+        SELECT pg_catalog.array_agg(mo.id) INTO known FROM alert_grouping.monitors AS mo
+         WHERE mo.project_id = proj AND mo.id = ANY (mon_ids);
+        IF COALESCE(pg_catalog.cardinality(known), 0) < pg_catalog.cardinality(mon_ids) THEN
+            SELECT v.id INTO missing FROM pg_catalog.unnest(mon_ids) AS v(id)
+             WHERE known IS NULL OR v.id <> ALL (known) ORDER BY v.id LIMIT 1;
+            RAISE EXCEPTION 'check result for unknown monitor % in project %', missing, proj
+                USING ERRCODE = '23503',
+                      HINT = 'Create the monitor in alert_grouping.monitors first.';
+        END IF;
         open_alerts := '{}'; open_ids := '{}'; open_monitor_incident := '{}';
         resolve_ids := '{}'; resolve_at := '{}';
         state_ids := '{}'; state_status := '{}'; state_changed := '{}'; state_alert := '{}';
@@ -3022,7 +3053,7 @@ BEGIN
                     pending := false;
                     IF m.auto_create_alerts THEN
                         SELECT EXISTS (
-                            SELECT FROM alert_grouping.maintenance_windows AS w
+                            SELECT 1 FROM alert_grouping.maintenance_windows AS w
                              WHERE w.project_id = proj AND w.suppress_alerts
                                AND w.starts_at <= r.checked_at AND r.checked_at < w.ends_at
                                AND (w.monitor_ids IS NULL OR m.id = ANY (w.monitor_ids)))
@@ -3048,7 +3079,6 @@ BEGIN
                                     'checked_at', r.checked_at, 'status_code', r.status_code,
                                     'response_time_ms', r.response_time_ms,
                                     'message', r.message),
-                                'consecutive_failures', streak_len,
                                 'alert_after_failures', m.alert_after_failures);
                             new_alert.created_at := r.checked_at;
                             open_alerts := open_alerts || new_alert;
@@ -3117,6 +3147,20 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION alert_grouping.monitors_after_delete() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM alert_grouping.check_results AS c
+     WHERE c.project_id = OLD.project_id AND c.monitor_id = OLD.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER monitors_after_delete AFTER DELETE ON alert_grouping.monitors
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.monitors_after_delete();
+
 CREATE TRIGGER check_results_inserted AFTER INSERT ON alert_grouping.check_results
     REFERENCING NEW TABLE AS new_results
     FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.check_results_inserted();
@@ -3144,7 +3188,6 @@ CREATE INDEX maintenance_windows_time_idx
 
 CREATE FUNCTION alert_grouping.maintenance_windows_before_write() RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -3159,10 +3202,12 @@ BEGIN
             USING ERRCODE = '22023',
                   DETAIL = pg_catalog.format('starts_at %s, ends_at %s', NEW.starts_at, NEW.ends_at);
     END IF;
-    IF NEW.monitor_ids IS NOT NULL THEN
+    -- A restore may bring the windows before their monitors.
+    IF NEW.monitor_ids IS NOT NULL
+       AND pg_catalog.current_setting('alert_grouping.restoring', true) IS DISTINCT FROM 'on' THEN
         SELECT u.id INTO missing FROM pg_catalog.unnest(NEW.monitor_ids) AS u(id)
          WHERE u.id IS NULL OR NOT EXISTS (
-                   SELECT FROM alert_grouping.monitors AS mo
+                   SELECT 1 FROM alert_grouping.monitors AS mo
                     WHERE mo.project_id = NEW.project_id AND mo.id = u.id)
          LIMIT 1;
         IF FOUND THEN
@@ -3196,6 +3241,9 @@ CREATE TABLE alert_grouping.incidents (
     episode_id uuid NULL,
     monitor_id uuid NULL,
     alert_id uuid NULL,  -- the monitor's alert it was opened from
+    -- episode_id, monitor_id, alert_id and rule_id say where the incident came from, and
+    -- outlive what they name (as episodes.incident_id): no foreign key, since Citus refuses
+    -- ON DELETE SET NULL on keys that hold the distribution column.
     rule_id uuid NULL,
     started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     acknowledged_at timestamptz NULL,
@@ -3207,10 +3255,6 @@ CREATE TABLE alert_grouping.incidents (
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (project_id, id),
     UNIQUE (project_id, incident_number),
-    FOREIGN KEY (project_id, episode_id)
-        REFERENCES alert_grouping.episodes (project_id, id) ON DELETE SET NULL (episode_id),
-    FOREIGN KEY (project_id, monitor_id)
-        REFERENCES alert_grouping.monitors (project_id, id) ON DELETE SET NULL (monitor_id),
     CHECK (pg_catalog.length(title) BETWEEN 1 AND 1000),
     CHECK ((status = 'resolved') = (resolved_at IS NOT NULL))
 );
@@ -3259,7 +3303,9 @@ BEGIN
             IF NEW.incident_number IS NOT NULL THEN
                 RAISE EXCEPTION 'incident_number is assigned by alert_grouping'
                     USING ERRCODE = '428C9',
-                          HINT = 'Leave incident_number out: each project numbers its incidents from 1.';
+                          HINT = 'Leave incident_number out: each project numbers its incidents from 1. '
+                                 'To restore a dump, run pg_restore with '
+                                 'PGOPTIONS=''-c alert_grouping.restoring=on''.';
             END IF;
             INSERT INTO alert_grouping.project_counters AS c (project_id, last_incident_number)
             VALUES (NEW.project_id, 1)
@@ -3427,11 +3473,12 @@ CREATE TRIGGER incidents_after_write AFTER INSERT OR UPDATE ON alert_grouping.in
 -- open a new one.
 CREATE FUNCTION alert_grouping.episodes_state_changed() RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    prefix text;
+    -- Taken first: Citus refuses now() inside COALESCE in a statement it routes.
+    resolved_time timestamptz := COALESCE(NEW.resolved_at, pg_catalog.now());
+    acknowledged_time timestamptz := COALESCE(NEW.acknowledged_at, pg_catalog.now());
 BEGIN
     IF pg_catalog.current_setting('alert_grouping.restoring', true) = 'on' THEN
         RETURN NULL;
@@ -3440,7 +3487,7 @@ BEGIN
         PERFORM alert_grouping.set_incident_reason(pg_catalog.format(
             'resolved because episode %s resolved', NEW.episode_number));
         UPDATE alert_grouping.incidents AS i
-           SET status = 'resolved', resolved_at = COALESCE(NEW.resolved_at, pg_catalog.now())
+           SET status = 'resolved', resolved_at = resolved_time
          WHERE i.project_id = NEW.project_id AND i.id = NEW.incident_id AND i.status <> 'resolved';
     ELSIF NEW.state = 'acknowledged' AND OLD.state = 'open' THEN
         PERFORM alert_grouping.set_incident_reason(pg_catalog.format(
@@ -3448,13 +3495,13 @@ BEGIN
         UPDATE alert_grouping.incidents AS i
            SET status = CASE WHEN i.status = 'open' THEN 'investigating'::alert_grouping.incident_status
                              ELSE i.status END,
-               acknowledged_at = COALESCE(NEW.acknowledged_at, pg_catalog.now())
+               acknowledged_at = acknowledged_time
          WHERE i.project_id = NEW.project_id AND i.id = NEW.incident_id
            AND i.status <> 'resolved' AND i.acknowledged_at IS NULL;
     ELSIF OLD.state = 'resolved' THEN
         UPDATE alert_grouping.episodes AS e SET incident_id = NULL
          WHERE e.project_id = NEW.project_id AND e.id = NEW.id
-           AND EXISTS (SELECT FROM alert_grouping.incidents AS i
+           AND EXISTS (SELECT 1 FROM alert_grouping.incidents AS i
                         WHERE i.project_id = NEW.project_id AND i.id = NEW.incident_id
                           AND i.status = 'resolved');
     END IF;
@@ -3498,7 +3545,7 @@ BEGIN
         min_severity := COALESCE(ep.cfg ->> 'incident_min_severity', 'info')::alert_grouping.severity;
         min_alerts := COALESCE((ep.cfg ->> 'incident_min_alerts')::integer, 1);
         SELECT count(*) INTO n
-          FROM (SELECT FROM alert_grouping.alerts AS a
+          FROM (SELECT 1 FROM alert_grouping.alerts AS a
                  WHERE a.project_id = consider_incidents.project_id AND a.episode_id = ep.id
                    AND a.state = 'firing' AND a.severity >= min_severity
                  LIMIT min_alerts) AS firing;
@@ -3553,7 +3600,7 @@ BEGIN
          WHERE al.project_id = open_monitor_incidents.project_id AND al.id = ANY (alert_ids)
          ORDER BY al.created_at, al.id
     LOOP
-        CONTINUE WHEN EXISTS (SELECT FROM alert_grouping.incidents AS i
+        CONTINUE WHEN EXISTS (SELECT 1 FROM alert_grouping.incidents AS i
                                WHERE i.project_id = open_monitor_incidents.project_id
                                  AND i.alert_id = a.id AND i.status <> 'resolved');
         PERFORM alert_grouping.set_incident_reason(pg_catalog.format(
@@ -3747,7 +3794,6 @@ $$;
 -- maintenance then moves each check to where it is due.
 CREATE FUNCTION alert_grouping.rules_after_update() RETURNS trigger
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -3788,13 +3834,14 @@ BEGIN
     LOOP
         name := 'check_results_' || pg_catalog.to_char(day, 'YYYYMMDD');
         CONTINUE WHEN pg_catalog.to_regclass('alert_grouping.' || name) IS NOT NULL;
-        CONTINUE WHEN EXISTS (SELECT FROM alert_grouping.check_results_default AS d
+        CONTINUE WHEN EXISTS (SELECT 1 FROM alert_grouping.check_results_default AS d
                                WHERE d.checked_at >= (day AT TIME ZONE 'UTC')
                                  AND d.checked_at < ((day + '1 day') AT TIME ZONE 'UTC'));
         EXECUTE pg_catalog.format(
             'CREATE TABLE alert_grouping.%I PARTITION OF alert_grouping.check_results '
             'FOR VALUES FROM (%L) TO (%L)', name, day AT TIME ZONE 'UTC',
             (day + '1 day') AT TIME ZONE 'UTC');
+        EXECUTE pg_catalog.format('ALTER TABLE alert_grouping.%I ENABLE ROW LEVEL SECURITY', name);
         made := made || name;
     END LOOP;
     RETURN made;
@@ -4058,6 +4105,167 @@ AS $$
         'acknowledge_incident(uuid,uuid)', 'resolve_incident(uuid,uuid,text)']
 $$;
 
+------------------------------------------------------------------------------------------
+-- distribute(): the new tables too
+------------------------------------------------------------------------------------------
+-- As in 0.4, with monitors, check results (a distributed partitioned table), maintenance
+-- windows, incidents and their timeline co-located with alerts, and the incident functions
+-- distributed.
+CREATE OR REPLACE FUNCTION alert_grouping.distribute() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reference_tables constant text[] := ARRAY['projects', 'project_members',
+                                              'application_roles', 'feature_flags'];
+    -- Referenced tables before the tables that reference them.
+    tenant_tables constant text[] := ARRAY['alerts', 'grouping_rules', 'project_counters',
+        'project_flag_overrides', 'teams', 'team_members', 'labels', 'episodes',
+        'episode_events', 'episode_owner_users', 'episode_owner_teams', 'episode_labels',
+        'engine_errors', 'monitors', 'check_results', 'maintenance_windows', 'incidents',
+        'incident_updates'];
+    functions constant text[] := ARRAY['ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
+        'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
+        'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)',
+        'regroup(uuid,uuid,timestamptz,timestamptz)',
+        'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
+        'acknowledge_incident(uuid,uuid)', 'resolve_incident(uuid,uuid,text)'];
+    t text;
+    f text;
+    fk record;
+    r record;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        RAISE EXCEPTION 'distribute() needs the citus extension in this database'
+            USING ERRCODE = '55000',
+                  HINT = 'Add citus to shared_preload_libraries on every node, CREATE EXTENSION citus, and add the workers with citus_add_node().';
+    END IF;
+    IF (SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g) <> 0 THEN
+        RAISE EXCEPTION 'distribute() runs on the coordinator' USING ERRCODE = '55000';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+                WHERE p.logicalrelid = 'alert_grouping.alerts'::pg_catalog.regclass) THEN
+        RAISE NOTICE 'alert_grouping is already distributed';
+        RETURN;
+    END IF;
+    -- Every table has triggers; they run on the shards, on co-located shards only.
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- Foreign keys to reference tables need one connection per node for the whole change.
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    -- Foreign keys between the tables are dropped and made again once every table is
+    -- distributed: Citus cannot convert a table referenced by tables that are still local.
+    -- The workers hold the extension's own copies of the tables (their shells), which need
+    -- the same.
+    CREATE TEMPORARY TABLE alert_grouping_fks ON COMMIT DROP AS
+    SELECT c.oid, c.conrelid::pg_catalog.regclass::text AS tbl, c.conname::text AS name,
+           pg_catalog.pg_get_constraintdef(c.oid) AS def
+      FROM pg_catalog.pg_constraint AS c
+     WHERE c.connamespace = 'alert_grouping'::pg_catalog.regnamespace AND c.contype = 'f'
+       AND c.conparentid = 0;  -- a partition's copy comes and goes with its parent's
+    FOR fk IN SELECT * FROM pg_temp.alert_grouping_fks ORDER BY oid LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tbl, fk.name);
+        PERFORM pg_catalog.run_command_on_workers(
+            pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', fk.tbl, fk.name));
+    END LOOP;
+
+    -- Citus copies the rows of a table it distributes in binary, so a role OID would reach
+    -- the workers as the coordinator's number; the role columns are written again below, by
+    -- name, which every node resolves to its own role.
+    CREATE TEMPORARY TABLE alert_grouping_role_members ON COMMIT DROP AS
+    SELECT m.project_id, m.user_id, m.db_role::text AS role_name
+      FROM alert_grouping.project_members AS m WHERE m.db_role IS NOT NULL;
+    CREATE TEMPORARY TABLE alert_grouping_app_roles ON COMMIT DROP AS
+    SELECT ar.role::text AS role_name, ar.granted_at FROM alert_grouping.application_roles AS ar;
+
+    FOREACH t IN ARRAY reference_tables LOOP
+        PERFORM pg_catalog.create_reference_table(pg_catalog.format('alert_grouping.%I', t));
+    END LOOP;
+    PERFORM pg_catalog.create_distributed_table('alert_grouping.alerts', 'project_id');
+    FOREACH t IN ARRAY tenant_tables[2:] LOOP
+        PERFORM pg_catalog.create_distributed_table(pg_catalog.format('alert_grouping.%I', t),
+                                                    'project_id',
+                                                    colocate_with => 'alert_grouping.alerts');
+    END LOOP;
+
+    FOR fk IN SELECT * FROM pg_temp.alert_grouping_fks ORDER BY oid LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tbl, fk.name, fk.def);
+    END LOOP;
+    DROP TABLE pg_temp.alert_grouping_fks;
+
+    FOR r IN SELECT * FROM pg_temp.alert_grouping_role_members LOOP
+        EXECUTE pg_catalog.format(
+            'UPDATE alert_grouping.project_members SET db_role = %L::pg_catalog.regrole '
+            ' WHERE project_id = %L AND user_id = %L', r.role_name, r.project_id, r.user_id);
+    END LOOP;
+    DELETE FROM alert_grouping.application_roles;
+    FOR r IN SELECT * FROM pg_temp.alert_grouping_app_roles LOOP
+        EXECUTE pg_catalog.format(
+            'INSERT INTO alert_grouping.application_roles (role, granted_at) '
+            'VALUES (%L::pg_catalog.regrole, %L)', r.role_name, r.granted_at);
+    END LOOP;
+    DROP TABLE pg_temp.alert_grouping_role_members, pg_temp.alert_grouping_app_roles;
+
+    -- The identity sequences of the extension's tables are the nodes' own and all start at 1:
+    -- each worker takes its ids from a range of its own (its group id in the top 16 bits), so
+    -- that a project's rows moved between nodes cannot collide.
+    PERFORM pg_catalog.run_command_on_workers(
+        'SELECT pg_catalog.setval(s.seq, GREATEST(pg_catalog.nextval(s.seq), '
+        '(SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g)::bigint OPERATOR(pg_catalog.<<) 48)) '
+        '  FROM (VALUES (''alert_grouping.episode_events_id_seq''::pg_catalog.regclass), '
+        '               (''alert_grouping.engine_errors_id_seq''::pg_catalog.regclass), '
+        '               (''alert_grouping.incident_updates_id_seq''::pg_catalog.regclass)) AS s(seq)');
+
+    -- A call runs on the node that stores its project, even inside a transaction block.
+    FOREACH f IN ARRAY functions LOOP
+        PERFORM pg_catalog.create_distributed_function(
+            pg_catalog.format('alert_grouping.%s', f)::pg_catalog.regprocedure, 'project_id',
+            colocate_with => 'alert_grouping.alerts', force_delegation => true);
+    END LOOP;
+    -- Grants made before: Citus carries those of the distributed functions, the schema and
+    -- the tables made from now on; the ones already made are made again, to reach the workers.
+    FOR r IN SELECT pg_catalog.format('GRANT %s ON FUNCTION %s TO %s', a.privilege_type,
+                                      p.oid::pg_catalog.regprocedure,
+                                      a.grantee::pg_catalog.regrole) AS stmt
+               FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a,
+                    pg_catalog.pg_dist_object AS o
+              WHERE p.pronamespace = 'alert_grouping'::pg_catalog.regnamespace
+                AND o.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND o.objid = p.oid
+                AND a.grantee <> 0 AND a.grantee <> p.proowner
+             UNION ALL
+             SELECT pg_catalog.format('GRANT %s ON SCHEMA alert_grouping TO %s', a.privilege_type,
+                                      a.grantee::pg_catalog.regrole)
+               FROM pg_catalog.pg_namespace AS n, pg_catalog.aclexplode(n.nspacl) AS a
+              WHERE n.nspname = 'alert_grouping' AND a.grantee <> 0 AND a.grantee <> n.nspowner
+             UNION ALL
+             SELECT pg_catalog.format('GRANT %s ON TABLE %s TO %s', a.privilege_type,
+                                      c.oid::pg_catalog.regclass, a.grantee::pg_catalog.regrole)
+               FROM pg_catalog.pg_class AS c, pg_catalog.aclexplode(c.relacl) AS a
+              WHERE c.relnamespace = 'alert_grouping'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p')
+                AND a.grantee <> 0 AND a.grantee <> c.relowner
+                AND EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS d WHERE d.logicalrelid = c.oid)
+             UNION ALL
+             SELECT pg_catalog.format('GRANT %s (%I) ON TABLE %s TO %s', a.privilege_type,
+                                      att.attname, c.oid::pg_catalog.regclass,
+                                      a.grantee::pg_catalog.regrole)
+               FROM pg_catalog.pg_class AS c
+               JOIN pg_catalog.pg_attribute AS att ON att.attrelid = c.oid,
+                    pg_catalog.aclexplode(att.attacl) AS a
+              WHERE c.relnamespace = 'alert_grouping'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p')
+                AND a.grantee <> 0 AND a.grantee <> c.relowner
+                AND EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS d WHERE d.logicalrelid = c.oid)
+    LOOP
+        EXECUTE r.stmt;
+    END LOOP;
+
+    -- SET LOCAL alert_grouping.user_id must reach the workers, which check the policies of
+    -- their shards: Citus sends a transaction's SET LOCAL commands along with it.
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local',
+                              pg_catalog.current_database());
+    PERFORM pg_catalog.set_config('citus.propagate_set_commands', 'local', false);
+END
+$$;
+
 -- Internal: never executable by PUBLIC, except the check constraint's and the policies'.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
@@ -4080,6 +4288,17 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- grant_access above recorded initial privileges for the relations, which a fresh install
+-- has none of: they are the roles' own grants.
+DELETE FROM pg_catalog.pg_init_privs AS ip
+ WHERE ip.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ip.privtype = 'e'
+   AND ip.objoid IN (SELECT d.objid FROM pg_catalog.pg_depend AS d
+                      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                        AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                        AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e
+                                           WHERE e.extname = 'alert_grouping')
+                        AND d.deptype = 'e');
 
 -- As in 0.3: the initial privileges are the owner's own, not the grants made since.
 UPDATE pg_catalog.pg_init_privs AS ip

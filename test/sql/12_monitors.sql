@@ -11,7 +11,7 @@ INSERT INTO alert_grouping.monitors (project_id, id, name, alert_after_failures,
 SELECT name, alert_after_failures, recover_after_successes, severity, check_interval, auto_create_alerts,
        auto_create_incident, status FROM alert_grouping.monitors ORDER BY alert_after_failures;
 
-CREATE VIEW pg_temp.monitor_alerts AS
+CREATE VIEW public.monitor_alerts AS
 SELECT m.name, a.state, a.created_at, a.resolved_at, a.severity, a.source,
        e.episode_number
   FROM alert_grouping.alerts a
@@ -31,13 +31,13 @@ INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c005', '2026-11-02 10:01', false, NULL, 'timeout'),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c005', '2026-11-02 10:02', false, NULL, 'timeout'),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c005', '2026-11-02 10:03', false, NULL, 'timeout');
-SELECT * FROM pg_temp.monitor_alerts;
+SELECT * FROM public.monitor_alerts;
 SELECT name, status, status_changed_at FROM alert_grouping.monitors ORDER BY alert_after_failures;
 
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok, message) VALUES
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c002', '2026-11-02 10:03', false, 'HTTP 503'),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c005', '2026-11-02 10:04', false, 'timeout');
-SELECT * FROM pg_temp.monitor_alerts;
+SELECT * FROM public.monitor_alerts;
 
 -- Hysteresis: with recover_after_successes = 2, one success inside the failures resolves
 -- nothing; two in a row do. Threshold 1 recovers at the first success.
@@ -46,10 +46,10 @@ INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c005', '2026-11-02 10:06', false),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c005', '2026-11-02 10:07', true),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c001', '2026-11-02 10:07', true);
-SELECT * FROM pg_temp.monitor_alerts;
+SELECT * FROM public.monitor_alerts;
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok) VALUES
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c005', '2026-11-02 10:08', true);
-SELECT * FROM pg_temp.monitor_alerts;
+SELECT * FROM public.monitor_alerts;
 -- A failure while up after recovery is a new streak: five more are needed.
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok) VALUES
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c005', '2026-11-02 10:09', false);
@@ -62,7 +62,7 @@ INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c002', '2026-11-02 11:00', true),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c002', '2026-11-02 11:02', false),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c002', '2026-11-02 11:04', true);
-SELECT * FROM pg_temp.monitor_alerts WHERE name = 'two';
+SELECT * FROM public.monitor_alerts WHERE name = 'two';
 
 -- A late result that completes a streak (threshold 3): failures at 12:00 and 12:02, then a late
 -- success at 11:59 (before the streak: nothing changes), then the missing 12:01 arrives late
@@ -75,17 +75,17 @@ INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c003', '2026-11-02 12:02', false);
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok) VALUES
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c003', '2026-11-02 11:59', true);
-SELECT count(*) AS alerts_of_three FROM pg_temp.monitor_alerts WHERE name = 'three';
+SELECT count(*) AS alerts_of_three FROM public.monitor_alerts WHERE name = 'three';
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok) VALUES
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c003', '2026-11-02 12:01', false);
-SELECT * FROM pg_temp.monitor_alerts WHERE name = 'three';
+SELECT * FROM public.monitor_alerts WHERE name = 'three';
 
 -- COPY runs the same trigger.
 COPY alert_grouping.check_results (project_id, monitor_id, checked_at, ok, message) FROM stdin;
 00000000-0000-0000-0000-000000000121	00000000-0000-0000-0000-00000000c001	2026-11-02 13:00+00	f	down again
 00000000-0000-0000-0000-000000000121	00000000-0000-0000-0000-00000000c003	2026-11-02 13:00+00	t	\N
 \.
-SELECT * FROM pg_temp.monitor_alerts WHERE name IN ('one', 'three');
+SELECT * FROM public.monitor_alerts WHERE name IN ('one', 'three');
 
 -- Maintenance windows: a covered monitor opens no alert while the window lasts, its results
 -- are stored; still down after the window, its next failure opens the alert.
@@ -99,13 +99,13 @@ INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c004', '2026-11-02 14:10', false),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c004', '2026-11-02 14:20', false),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c006', '2026-11-02 14:20', false);
-SELECT * FROM pg_temp.monitor_alerts WHERE name IN ('maint', 'uncovered');
+SELECT * FROM public.monitor_alerts WHERE name IN ('maint', 'uncovered');
 SELECT name, status, alert_pending FROM alert_grouping.monitors WHERE name = 'maint';
 SELECT count(*) AS stored_results FROM alert_grouping.check_results
  WHERE monitor_id = '00000000-0000-0000-0000-00000000c004';
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok) VALUES
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c004', '2026-11-02 15:05', false);
-SELECT * FROM pg_temp.monitor_alerts WHERE name = 'maint';
+SELECT * FROM public.monitor_alerts WHERE name = 'maint';
 -- A window without monitor_ids covers every monitor of its project.
 INSERT INTO alert_grouping.maintenance_windows (project_id, starts_at, ends_at) VALUES
     ('00000000-0000-0000-0000-000000000121', '2026-11-02 16:00', '2026-11-02 17:00');
@@ -113,14 +113,14 @@ INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c001', '2026-11-02 15:59', true),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c001', '2026-11-02 16:30', false);
 SELECT name, status, alert_pending FROM alert_grouping.monitors WHERE name = 'one';
-SELECT count(*) FILTER (WHERE state <> 'resolved') AS open_alerts_of_one FROM pg_temp.monitor_alerts WHERE name = 'one';
+SELECT count(*) FILTER (WHERE state <> 'resolved') AS open_alerts_of_one FROM public.monitor_alerts WHERE name = 'one';
 
 -- auto_create_alerts = false: the monitor goes down, and opens nothing.
 INSERT INTO alert_grouping.monitors (project_id, id, name, alert_after_failures, auto_create_alerts) VALUES
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c007', 'silent', 1, false);
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok) VALUES
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c007', '2026-11-02 18:00', false);
-SELECT name, status, (SELECT count(*) FROM pg_temp.monitor_alerts WHERE name = 'silent') AS alerts
+SELECT name, status, (SELECT count(*) FROM public.monitor_alerts WHERE name = 'silent') AS alerts
   FROM alert_grouping.monitors WHERE name = 'silent';
 
 -- Bad input: refused with a message that names what is wrong; nothing stored changes.
@@ -155,3 +155,4 @@ SELECT count(*) AS in_default FROM alert_grouping.check_results_default;
 SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'alert_grouping.check_results'::regclass ORDER BY 1;
+DROP VIEW public.monitor_alerts;

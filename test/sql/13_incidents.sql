@@ -12,7 +12,7 @@ INSERT INTO alert_grouping.grouping_rules (project_id, id, name, priority, match
      '{"labels": ["team=\"page\""]}', '{"group_by": ["labels.service"]}',
      '{"create_incident": true, "incident_min_alerts": 3, "incident_min_severity": "high"}');
 
-CREATE VIEW pg_temp.eps AS
+CREATE VIEW public.eps AS
 SELECT r.name AS rule, e.episode_number, e.state, e.alert_count, e.active_alert_count,
        e.all_alerts_resolved_at, e.resolve_due_at, e.resolved_at, e.reopen_count,
        e.incident_id IS NOT NULL AS has_incident
@@ -28,22 +28,22 @@ SELECT alert_grouping.ingest('00000000-0000-0000-0000-000000000131',
     '{"event_action": "resolve", "dedup_key": "d1", "payload": {"timestamp": "2026-11-03 10:05+00"}}') IS NOT NULL;
 SELECT alert_grouping.ingest('00000000-0000-0000-0000-000000000131',
     '{"event_action": "resolve", "dedup_key": "d2", "payload": {"timestamp": "2026-11-03 10:06+00"}}') IS NOT NULL;
-SELECT * FROM pg_temp.eps;
+SELECT * FROM public.eps;
 SELECT alert_grouping.run_maintenance('2026-11-03 10:15') - 'check_partitions_created';
-SELECT state FROM pg_temp.eps WHERE rule = 'delayed';
+SELECT state FROM public.eps WHERE rule = 'delayed';
 -- Flap protection: a new firing member before the due time clears it.
 INSERT INTO alert_grouping.alerts (project_id, title, labels, dedup_key, created_at) VALUES
     ('00000000-0000-0000-0000-000000000131', 'api 500 again', '{"team":"delay","service":"api"}', 'd3', '2026-11-03 10:12');
-SELECT * FROM pg_temp.eps;
+SELECT * FROM public.eps;
 SELECT alert_grouping.ingest('00000000-0000-0000-0000-000000000131',
     '{"event_action": "resolve", "dedup_key": "d3", "payload": {"timestamp": "2026-11-03 10:20+00"}}') IS NOT NULL;
 SELECT alert_grouping.run_maintenance('2026-11-03 10:29:59') ->> 'episodes_resolved_after_delay' AS resolved;
 SELECT alert_grouping.run_maintenance('2026-11-03 10:30') ->> 'episodes_resolved_after_delay' AS resolved;
-SELECT * FROM pg_temp.eps;
+SELECT * FROM public.eps;
 -- The same "at" again does nothing more.
 SELECT alert_grouping.run_maintenance('2026-11-03 10:30') - 'check_partitions_created';
 SELECT kind, at, detail - 'first_alert_id' AS detail FROM alert_grouping.episode_events
- WHERE project_id = '00000000-0000-0000-0000-000000000131' ORDER BY id;
+ WHERE project_id = '00000000-0000-0000-0000-000000000131' ORDER BY at, id;
 
 -- Inactivity: no new alert for 30 minutes resolves the episode and its alerts, as of the
 -- moment it became inactive; an alert that came meanwhile moves the check.
@@ -55,7 +55,7 @@ INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
 SELECT alert_grouping.run_maintenance('2026-11-03 11:40') - 'check_partitions_created';
 SELECT alert_grouping.run_maintenance('2026-11-03 11:49') ->> 'episodes_resolved_inactive' AS resolved;
 SELECT alert_grouping.run_maintenance('2026-11-03 11:50') - 'check_partitions_created';
-SELECT rule, state, resolved_at FROM pg_temp.eps WHERE rule = 'inactive';
+SELECT rule, state, resolved_at FROM public.eps WHERE rule = 'inactive';
 SELECT title, state, resolved_at FROM alert_grouping.alerts
  WHERE project_id = '00000000-0000-0000-0000-000000000131' AND labels ->> 'team' = 'idle' ORDER BY title;
 SELECT detail FROM alert_grouping.episode_events
@@ -77,17 +77,17 @@ SELECT alert_grouping.ingest('00000000-0000-0000-0000-000000000131',
     '{"event_action": "resolve", "dedup_key": "p1", "payload": {"timestamp": "2026-11-03 13:03+00"}}') IS NOT NULL;
 INSERT INTO alert_grouping.alerts (project_id, title, severity, labels, created_at) VALUES
     ('00000000-0000-0000-0000-000000000131', 'pay 4', 'high', '{"team":"page","service":"pay"}', '2026-11-03 13:04');
-SELECT rule, alert_count, active_alert_count, has_incident FROM pg_temp.eps WHERE rule = 'paging';
+SELECT rule, alert_count, active_alert_count, has_incident FROM public.eps WHERE rule = 'paging';
 INSERT INTO alert_grouping.alerts (project_id, title, severity, labels, created_at) VALUES
     ('00000000-0000-0000-0000-000000000131', 'pay 5', 'critical', '{"team":"page","service":"pay"}', '2026-11-03 13:05');
-SELECT rule, alert_count, active_alert_count, has_incident FROM pg_temp.eps WHERE rule = 'paging';
-CREATE VIEW pg_temp.incs AS
+SELECT rule, alert_count, active_alert_count, has_incident FROM public.eps WHERE rule = 'paging';
+CREATE VIEW public.incs AS
 SELECT i.incident_number, i.title, i.severity, i.status, i.source, e.episode_number, i.started_at,
        i.acknowledged_at IS NOT NULL AS acked, i.resolved_at
   FROM alert_grouping.incidents i
   LEFT JOIN alert_grouping.episodes e ON e.project_id = i.project_id AND e.id = i.episode_id
  WHERE i.project_id = '00000000-0000-0000-0000-000000000131' ORDER BY i.incident_number;
-SELECT * FROM pg_temp.incs;
+SELECT * FROM public.incs;
 -- More alerts join the same incident's episode; no second incident.
 INSERT INTO alert_grouping.alerts (project_id, title, severity, labels, created_at) VALUES
     ('00000000-0000-0000-0000-000000000131', 'pay 6', 'critical', '{"team":"page","service":"pay"}', '2026-11-03 13:06');
@@ -98,7 +98,7 @@ SELECT (alert_grouping.acknowledge_incident('00000000-0000-0000-0000-00000000013
   FROM alert_grouping.incidents WHERE project_id = '00000000-0000-0000-0000-000000000131' AND incident_number = 1;
 SELECT state, count(*) FROM alert_grouping.alerts
  WHERE project_id = '00000000-0000-0000-0000-000000000131' AND labels ->> 'team' = 'page' GROUP BY 1 ORDER BY 1;
-SELECT rule, state FROM pg_temp.eps WHERE rule = 'paging';
+SELECT rule, state FROM public.eps WHERE rule = 'paging';
 -- Transitions that make no sense are refused, and change nothing.
 SELECT public.try(format($$SELECT alert_grouping.acknowledge_incident(%L, %L)$$,
     '00000000-0000-0000-0000-000000000131', id)) FROM alert_grouping.incidents
@@ -115,7 +115,7 @@ SELECT public.try($$SELECT alert_grouping.resolve_incident('00000000-0000-0000-0
     '00000000-0000-0000-0000-0000000013ff')$$);
 SELECT state, count(*) FROM alert_grouping.alerts
  WHERE project_id = '00000000-0000-0000-0000-000000000131' AND labels ->> 'team' = 'page' GROUP BY 1 ORDER BY 1;
-SELECT rule, state, has_incident FROM pg_temp.eps WHERE rule = 'paging';
+SELECT rule, state, has_incident FROM public.eps WHERE rule = 'paging';
 
 -- By hand: a first-class incident, numbered on; the number is the extension's to give.
 INSERT INTO alert_grouping.incidents (project_id, title, severity, started_at) VALUES
@@ -127,7 +127,7 @@ INSERT INTO alert_grouping.incidents (project_id, title) VALUES ('00000000-0000-
 ROLLBACK;
 INSERT INTO alert_grouping.incidents (project_id, title, started_at) VALUES
     ('00000000-0000-0000-0000-000000000131', 'Slow logins', '2026-11-03 14:30');
-SELECT incident_number, title, status, source FROM pg_temp.incs;
+SELECT incident_number, title, status, source FROM public.incs;
 -- A plain UPDATE is a change like any other: timeline, and the reason a client gives.
 BEGIN;
 SET LOCAL alert_grouping.incident_reason = 'CDN provider confirmed the outage';
@@ -139,7 +139,7 @@ UPDATE alert_grouping.incidents SET status = 'resolved', resolved_at = '2026-11-
 SELECT i.incident_number, u.status, u.kind, u.message
   FROM alert_grouping.incident_updates u
   JOIN alert_grouping.incidents i ON i.project_id = u.project_id AND i.id = u.incident_id
- WHERE u.project_id = '00000000-0000-0000-0000-000000000131' ORDER BY i.incident_number, u.id;
+ WHERE u.project_id = '00000000-0000-0000-0000-000000000131' ORDER BY i.incident_number, u.at, u.id;
 
 -- A monitor with auto_create_incident opens one straight from its alert, whatever the rules
 -- say, and it resolves when the monitor recovers.
@@ -148,13 +148,13 @@ INSERT INTO alert_grouping.monitors (project_id, id, name, alert_after_failures,
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok, message) VALUES
     ('00000000-0000-0000-0000-000000000131', '00000000-0000-0000-0000-0000000013c1', '2026-11-03 16:00', false, 'HTTP 502'),
     ('00000000-0000-0000-0000-000000000131', '00000000-0000-0000-0000-0000000013c1', '2026-11-03 16:01', false, 'HTTP 502');
-SELECT incident_number, title, severity, status, source, started_at FROM pg_temp.incs WHERE source = 'monitor';
+SELECT incident_number, title, severity, status, source, started_at FROM public.incs WHERE source = 'monitor';
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok) VALUES
     ('00000000-0000-0000-0000-000000000131', '00000000-0000-0000-0000-0000000013c1', '2026-11-03 16:02', true);
-SELECT incident_number, status, resolved_at FROM pg_temp.incs WHERE source = 'monitor';
+SELECT incident_number, status, resolved_at FROM public.incs WHERE source = 'monitor';
 SELECT u.kind, u.message FROM alert_grouping.incident_updates u
   JOIN alert_grouping.incidents i ON i.project_id = u.project_id AND i.id = u.incident_id
- WHERE i.source = 'monitor' ORDER BY u.id;
+ WHERE i.source = 'monitor' ORDER BY u.at, u.id;
 
 -- Reopen within the rule's window counts in reopen_count, and lets a new incident open
 -- (resolve_incident resolved the episode just now).
@@ -162,10 +162,11 @@ UPDATE alert_grouping.grouping_rules SET episode_config = episode_config || '{"r
  WHERE name = 'paging';
 INSERT INTO alert_grouping.alerts (project_id, title, severity, labels, created_at) VALUES
     ('00000000-0000-0000-0000-000000000131', 'pay 7', 'critical', '{"team":"page","service":"pay"}', now() + interval '1 minute');
-SELECT rule, state, reopen_count, has_incident FROM pg_temp.eps WHERE rule = 'paging';
-SELECT incident_number, status, episode_number FROM pg_temp.incs WHERE source = 'rule';
+SELECT rule, state, reopen_count, has_incident FROM public.eps WHERE rule = 'paging';
+SELECT incident_number, status, episode_number FROM public.incs WHERE source = 'rule';
 
 -- Per project and day.
 SELECT day::text, alerts, duplicates, episodes, incidents, noise_reduction,
        mean_time_to_acknowledge IS NOT NULL AS has_mtta, mean_time_to_resolve IS NOT NULL AS has_mttr
   FROM alert_grouping.daily_stats WHERE project_id = '00000000-0000-0000-0000-000000000131' AND day = '2026-11-03';
+DROP VIEW public.eps, public.incs;
