@@ -188,7 +188,9 @@ static void after_insert(TriggerData *trigdata) {
     }
     PG_END_TRY();
   }
-  if (plan == nullptr && !rows->duplicate_ids.empty()) plan = new (std::nothrow) EnginePlan();
+  if (plan == nullptr &&
+      (!rows->duplicate_ids.empty() || !deferred_incident_candidates().episode.empty()))
+    plan = new (std::nothrow) EnginePlan();
   int64 row_count = int64(rows->rows.size() + rows->duplicate_ids.size());
   if (plan != nullptr) {
     PG_TRY();

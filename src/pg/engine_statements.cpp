@@ -212,20 +212,22 @@ SpiQuery insert_episodes_timed(
   "RETURNING e.project_id, e.id, v.old_sev::text, e.severity::text, v.last_at, v.reopen, " \
   "          e.reopen_count"
 
-#define AG_FROM_MANY                                                                          \
-  "  FROM (SELECT u.*, b.severity AS old_sev "                                                \
-  "          FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "  \
-  "               pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::int4[]), "             \
-  "               pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::text[]), "      \
-  "               pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::bool[])) "             \
-  "               AS u(p, id, n, active, last_at, sev, mons, reopen) "                        \
+#define AG_FROM_MANY                                                                            \
+  "  FROM (SELECT u.*, b.severity AS old_sev "                                                  \
+  "          FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "    \
+  "               pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::int4[]), "               \
+  "               pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::text[]), "        \
+  "               pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::bool[])) "               \
+  "               AS u(p, id, n, active, last_at, sev, mons, reopen) "                          \
   "          JOIN alert_grouping.episodes AS b ON b.project_id OPERATOR(pg_catalog.=) u.p AND " \
-  "b.id OPERATOR(pg_catalog.=) u.id) AS v "                                                   \
-  " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "          \
+  "b.id OPERATOR(pg_catalog.=) u.id) AS v "                                                     \
+  " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "             \
   "v.id " AG_UPDATED
-#define AG_MANY_TYPES                                                                         \
-  {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, \
-   TEXTARRAYOID, BOOLARRAYOID}
+#define AG_MANY_TYPES                                                                          \
+  {                                                                                            \
+    UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, \
+        TEXTARRAYOID, BOOLARRAYOID                                                             \
+  }
 
 // The same for one episode (a single-row INSERT).
 #define AG_FROM_ONE                                                                            \
@@ -235,19 +237,20 @@ SpiQuery insert_episodes_timed(
   "          FROM alert_grouping.episodes AS b "                                               \
   "         WHERE b.project_id OPERATOR(pg_catalog.=) $1 AND b.id OPERATOR(pg_catalog.=) $2) " \
   "AS v "                                                                                      \
-  " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "           \
+  " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "            \
   "v.id " AG_UPDATED
-#define AG_ONE_TYPES {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID}
+#define AG_ONE_TYPES \
+  { UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID }
 
 // The same when the episode's severity before is known (read under its lock): no second read.
 #define AG_FROM_KNOWN                                                                 \
   "  FROM (SELECT $1::uuid AS p, $2::uuid AS id, $3::int4 AS n, $4::int4 AS active, " \
   "               $5::timestamptz AS last_at, $6::text AS sev, $7::text AS mons, "    \
   "               $8::bool AS reopen, $9::text AS old_sev) AS v "                     \
-  " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "  \
+  " WHERE e.project_id OPERATOR(pg_catalog.=) v.p AND e.id OPERATOR(pg_catalog.=) "   \
   "v.id " AG_UPDATED
 #define AG_KNOWN_TYPES \
-  {UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID}
+  { UUIDOID, UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID }
 
 // Before 0.5 (library updated, ALTER EXTENSION UPDATE not run yet) episodes have no timers.
 EpisodeUpdates episode_updates_untimed{
@@ -257,11 +260,11 @@ EpisodeUpdates episode_updates_untimed{
 
 // From 0.5: a member firing again clears a waiting delayed resolve (flap protection), and a
 // reopened episode gets an inactivity check (maintenance moves or clears it).
-#define AG_TIMERS                                                                             \
-  "       resolve_due_at = CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL "            \
-  "                             ELSE e.resolve_due_at END, "                                  \
-  "       inactivity_check_at = CASE WHEN v.reopen "                                          \
-  "                                  THEN COALESCE(e.inactivity_check_at, v.last_at) "        \
+#define AG_TIMERS                                                                      \
+  "       resolve_due_at = CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL "     \
+  "                             ELSE e.resolve_due_at END, "                           \
+  "       inactivity_check_at = CASE WHEN v.reopen "                                   \
+  "                                  THEN COALESCE(e.inactivity_check_at, v.last_at) " \
   "                                  ELSE e.inactivity_check_at END, "
 EpisodeUpdates episode_updates_timed{
     SpiQuery(AG_UPDATE_EPISODES_SET(AG_TIMERS) AG_FROM_MANY, AG_MANY_TYPES),

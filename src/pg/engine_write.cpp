@@ -138,12 +138,21 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
   const bool timers = episode_timers_in_schema();
   auto &c = w.created;
   if (!c.id.empty()) {
-    std::vector<Datum> episodes = {
-        uuid_array(c.project),     uuid_array(c.id),           int4_array(c.number),
-        uuid_array(c.rule),        text_array(c.key),          text_array(c.title),
-        text_array(c.tmpl),        text_array(c.first_title),  text_array(c.severity),
-        timestamptz_array(c.started), timestamptz_array(c.last_at), int4_array(c.count),
-        int4_array(c.active),      text_array(c.monitors),     timestamptz_array(c.resolved)};
+    std::vector<Datum> episodes = {uuid_array(c.project),
+                                   uuid_array(c.id),
+                                   int4_array(c.number),
+                                   uuid_array(c.rule),
+                                   text_array(c.key),
+                                   text_array(c.title),
+                                   text_array(c.tmpl),
+                                   text_array(c.first_title),
+                                   text_array(c.severity),
+                                   timestamptz_array(c.started),
+                                   timestamptz_array(c.last_at),
+                                   int4_array(c.count),
+                                   int4_array(c.active),
+                                   text_array(c.monitors),
+                                   timestamptz_array(c.resolved)};
     if (timers) {
       episodes.push_back(int4_array(c.inactivity_timeout));
       sql::insert_episodes_timed.run(episodes);
@@ -177,9 +186,8 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
       }
     } else {
       n = updates.many.run({uuid_array(u.project), uuid_array(u.id), int4_array(u.count),
-                                    int4_array(u.active), timestamptz_array(u.last_at),
-                                    text_array(u.severity), text_array(u.monitors),
-                                    bool_array(u.reopen)});
+                            int4_array(u.active), timestamptz_array(u.last_at),
+                            text_array(u.severity), text_array(u.monitors), bool_array(u.reopen)});
     }
     for (uint64 i = 0; i < n; i++) {
       bool isnull;
@@ -218,9 +226,26 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
                             text_array(e.kind), text_array(e.detail)});
   remember_placements(w);
 
+  // A row decided before it is stored cannot be counted yet: its statement's AFTER trigger
+  // writes an empty plan, which considers them.
   auto &ic = w.incident_candidates;
+  auto &deferred = deferred_incident_candidates();
+  if (unstored) {
+    deferred.project.insert(deferred.project.end(), ic.project.begin(), ic.project.end());
+    deferred.episode.insert(deferred.episode.end(), ic.episode.begin(), ic.episode.end());
+    return;
+  }
+  ic.project.insert(ic.project.end(), deferred.project.begin(), deferred.project.end());
+  ic.episode.insert(ic.episode.end(), deferred.episode.begin(), deferred.episode.end());
+  deferred.project.clear();
+  deferred.episode.clear();
   if (timers && !ic.episode.empty())
     sql::consider_incidents.run({uuid_array(ic.project), uuid_array(ic.episode)});
+}
+
+IncidentCandidates &deferred_incident_candidates() {
+  static IncidentCandidates deferred;
+  return deferred;
 }
 
 }  // namespace ag::pg

@@ -14,6 +14,10 @@
 
 namespace ag::pg {
 
+struct IncidentCandidates {
+  std::vector<Uuid> project, episode;
+};
+
 // Everything one statement writes, across all its projects, as the parallel arrays the
 // engine's SQL statements take. Decided under the engine's locks before anything is written.
 struct Writes {
@@ -54,9 +58,7 @@ struct Writes {
   } updated;
   // Episodes that alerts joined, of rules with create_incident: checked for an incident once
   // written.
-  struct {
-    std::vector<Uuid> project, episode;
-  } incident_candidates;
+  IncidentCandidates incident_candidates;
   struct {
     std::vector<Uuid> project, episode, alert, rule;
     std::vector<double> score;
@@ -116,5 +118,8 @@ struct UnstoredRow {
 // Runs every write of the plan (SPI connected, as the tables' owner); adds to plan.result.
 // With unstored, that row is left out of the writes and its outcome reported there.
 void write_plan(EnginePlan &plan, UnstoredRow *unstored = nullptr);
+
+// Candidates of rows decided before they were stored, for their statement's AFTER trigger.
+IncidentCandidates &deferred_incident_candidates();
 
 }  // namespace ag::pg

@@ -122,7 +122,7 @@ ApiImplementation *implementation_of(FunctionCallInfo fcinfo) {
     auto *api = static_cast<ApiImplementation *>(
         MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ApiImplementation)));
     fmgr_info_cxt(impl, &api->info, fcinfo->flinfo->fn_mcxt);
-    api->action = strncmp(name, "ingest", 6) == 0        ? "ingest alerts"
+    api->action = strncmp(name, "ingest", 6) == 0       ? "ingest alerts"
                   : strstr(name, "incident") != nullptr ? "change incidents"
                                                         : "change episodes";
     fcinfo->flinfo->fn_extra = api;
