@@ -2943,6 +2943,9 @@ CREATE FUNCTION alert_grouping.check_results_inserted() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- A custom plan of the monitors read, made for the first calls of a session, scans every
+-- monitor of the project; the generic one looks each up.
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     proj uuid;
@@ -2951,6 +2954,7 @@ DECLARE
     mon_fails boolean[];
     mon_first timestamptz[];
     known uuid[];
+    changing uuid[];
     missing uuid;
     m record;
     r record;
@@ -2987,8 +2991,16 @@ BEGIN
                   FROM new_results AS c GROUP BY c.project_id, c.monitor_id) AS n
          GROUP BY n.project_id ORDER BY n.project_id
     LOOP
-        SELECT pg_catalog.array_agg(mo.id) INTO known FROM alert_grouping.monitors AS mo
-         WHERE mo.project_id = proj AND mo.id = ANY (mon_ids);
+        -- One read of the statement's monitors: which exist, and which a result can change.
+        SELECT pg_catalog.array_agg(mo.id),
+               pg_catalog.array_agg(mo.id) FILTER (
+                   WHERE (v.any_fail AND (mo.status = 'up' OR mo.alert_pending))
+                      OR (v.any_ok AND mo.status = 'down'))
+          INTO known, changing
+          FROM ROWS FROM (pg_catalog.unnest(mon_ids), pg_catalog.unnest(mon_oks),
+                          pg_catalog.unnest(mon_fails)) AS v(id, any_ok, any_fail)
+          JOIN alert_grouping.monitors AS mo ON mo.project_id = proj AND mo.id = v.id
+         WHERE mo.project_id = proj;
         IF COALESCE(pg_catalog.cardinality(known), 0) < pg_catalog.cardinality(mon_ids) THEN
             SELECT v.id INTO missing FROM pg_catalog.unnest(mon_ids) AS v(id)
              WHERE known IS NULL OR v.id <> ALL (known) ORDER BY v.id LIMIT 1;
@@ -2996,17 +3008,19 @@ BEGIN
                 USING ERRCODE = '23503',
                       HINT = 'Create the monitor in alert_grouping.monitors first.';
         END IF;
+        CONTINUE WHEN changing IS NULL;
         open_alerts := '{}'; open_ids := '{}'; open_monitor_incident := '{}';
         resolve_ids := '{}'; resolve_at := '{}';
         state_ids := '{}'; state_status := '{}'; state_changed := '{}'; state_alert := '{}';
         state_pending := '{}';
+        -- Locked, and read again: a concurrent statement may have changed them meanwhile.
         FOR m IN
             SELECT mo.*, v.first_at
               FROM ROWS FROM (pg_catalog.unnest(mon_ids), pg_catalog.unnest(mon_oks),
                               pg_catalog.unnest(mon_fails), pg_catalog.unnest(mon_first))
                    AS v(id, any_ok, any_fail, first_at)
               JOIN alert_grouping.monitors AS mo ON mo.project_id = proj AND mo.id = v.id
-             WHERE mo.project_id = proj
+             WHERE mo.project_id = proj AND mo.id = ANY (changing)
                AND ((v.any_fail AND (mo.status = 'up' OR mo.alert_pending))
                     OR (v.any_ok AND mo.status = 'down'))
              ORDER BY mo.id
@@ -3915,12 +3929,14 @@ BEGIN
             UPDATE alert_grouping.episodes AS e SET inactivity_check_at = NULL
              WHERE e.project_id = ep.project_id AND e.id = ep.id
                AND e.inactivity_check_at = ep.inactivity_check_at;
-            cleared := cleared + 1;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            cleared := cleared + n;
         ELSIF due > run_maintenance.at THEN
             UPDATE alert_grouping.episodes AS e SET inactivity_check_at = due
              WHERE e.project_id = ep.project_id AND e.id = ep.id
                AND e.inactivity_check_at = ep.inactivity_check_at;
-            rescheduled := rescheduled + 1;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            rescheduled := rescheduled + n;
         ELSE
             -- The episode first, so that its member trigger does not resolve it again.
             UPDATE alert_grouping.episodes AS e
