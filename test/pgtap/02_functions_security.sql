@@ -76,7 +76,7 @@ SELECT is_empty($$
     SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
      WHERE p.pronamespace = 'alert_grouping'::regnamespace
        AND p.proname NOT IN ('membership_is_valid', 'member_project_array')
-       AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)$$,
+       AND NOT COALESCE(p.proconfig = ARRAY['search_path=pg_catalog, pg_temp'], false)$$,
     'every function of the schema, C ones included, has SET search_path = pg_catalog, pg_temp');
 -- But the check constraint's function: it names no object, so a search_path pin would protect
 -- nothing, and setting it costs a GUC change and its undoing for every row written.
