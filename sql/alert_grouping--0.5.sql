@@ -3617,8 +3617,9 @@ BEGIN
                  LIMIT min_alerts) AS firing;
         CONTINUE WHEN n < min_alerts;
         PERFORM alert_grouping.set_incident_reason(pg_catalog.format(
-            'opened by rule "%s" with %s firing alert%s at or above %s in episode %s',
-            ep.rule_name, n, CASE WHEN n = 1 THEN '' ELSE 's' END, min_severity,
+            'opened by rule "%s" with %s firing alert%s%s in episode %s',
+            ep.rule_name, n, CASE WHEN n = 1 THEN '' ELSE 's' END,
+            CASE WHEN ep.cfg ? 'incident_min_severity' THEN ' at or above ' || min_severity END,
             ep.episode_number));
         INSERT INTO alert_grouping.incidents AS i
             (project_id, title, description, severity, source, episode_id, rule_id, started_at,
