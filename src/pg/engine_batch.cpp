@@ -339,13 +339,14 @@ void ProjectBatch::write(Writes &w) {
     auto before = loaded_severity_.find(id);
     u.before.push_back(before == loaded_severity_.end() ? "" : severity_name(before->second));
   }
-  std::vector<Uuid> incident_episodes;
-  for (const Member &m : members_) {
-    const CompiledRule *rule = nullptr;
-    for (const CompiledRule &r : config_->rules)
-      if (r.id == m.rule) rule = &r;
-    if (rule && rule->rule.episode.create_incident) incident_episodes.push_back(m.episode);
-  }
+  // The episodes that alerts joined, of rules that open incidents (most projects have none).
+  std::vector<Uuid> incident_rules, incident_episodes;
+  for (const CompiledRule &r : config_->rules)
+    if (r.rule.episode.create_incident) incident_rules.push_back(r.id);
+  if (!incident_rules.empty())
+    for (const Member &m : members_)
+      if (std::find(incident_rules.begin(), incident_rules.end(), m.rule) != incident_rules.end())
+        incident_episodes.push_back(m.episode);
   std::sort(incident_episodes.begin(), incident_episodes.end());
   incident_episodes.erase(std::unique(incident_episodes.begin(), incident_episodes.end()),
                           incident_episodes.end());

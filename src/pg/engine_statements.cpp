@@ -125,64 +125,50 @@ SpiQuery take_episode_numbers(
     "RETURNING c.project_id, c.last_episode_number",
     {UUIDARRAYOID, INT4ARRAYOID});
 
-SpiQuery insert_episodes(
-    "INSERT INTO alert_grouping.episodes "
-    "  (project_id, id, episode_number, rule_id, group_key, title, title_template, "
-    "   first_alert_title, severity, started_at, last_activity_at, alert_count, "
-    "   active_alert_count, monitor_ids, unique_monitor_count, state, resolved_at, "
-    "   all_alerts_resolved_at) "
-    "SELECT v.p, v.id, v.num, v.rule_id, v.key, v.title, NULLIF(v.tmpl, ''), "
-    "       v.first_title, v.sev::alert_grouping.severity, v.started, v.last_at, v.n, v.active, "
-    "       v.mons::uuid[], pg_catalog.cardinality(v.mons::uuid[]), "
-    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN 'open' ELSE 'resolved' "
-    "END::alert_grouping.episode_state, "
-    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END, "
-    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END "
-    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
-    "       pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::uuid[]), "
-    "       pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), "
-    "       pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), "
-    "       pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::timestamptz[]), "
-    "       pg_catalog.unnest($11::timestamptz[]), pg_catalog.unnest($12::int4[]), "
-    "       pg_catalog.unnest($13::int4[]), pg_catalog.unnest($14::text[]), "
-    "       pg_catalog.unnest($15::timestamptz[])) "
-    "    AS v(p, id, num, rule_id, key, title, tmpl, first_title, sev, started, last_at, n, "
-    "         active, mons, last_resolved)",
-    {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-     TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-     INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
+// The new episodes. From 0.5 the arguments add the inactivity check: its column, its value,
+// its unnest and its name in v (all empty before 0.5).
+#define AG_INSERT_EPISODES(column, value, unnest, name)                                          \
+  "INSERT INTO alert_grouping.episodes "                                                         \
+  "  (project_id, id, episode_number, rule_id, group_key, title, title_template, "               \
+  "   first_alert_title, severity, started_at, last_activity_at, alert_count, "                  \
+  "   active_alert_count, monitor_ids, unique_monitor_count, state, resolved_at, "               \
+  "   all_alerts_resolved_at" column                                                             \
+  ") "                                                                                           \
+  "SELECT v.p, v.id, v.num, v.rule_id, v.key, v.title, NULLIF(v.tmpl, ''), "                     \
+  "       v.first_title, v.sev::alert_grouping.severity, v.started, v.last_at, v.n, v.active, "  \
+  "       v.mons::uuid[], pg_catalog.cardinality(v.mons::uuid[]), "                              \
+  "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN 'open' ELSE 'resolved' "              \
+  "END::alert_grouping.episode_state, "                                                          \
+  "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END, "      \
+  "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END " value \
+  "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "             \
+  "       pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::uuid[]), "                        \
+  "       pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), "                        \
+  "       pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), "                        \
+  "       pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::timestamptz[]), "                \
+  "       pg_catalog.unnest($11::timestamptz[]), pg_catalog.unnest($12::int4[]), "               \
+  "       pg_catalog.unnest($13::int4[]), pg_catalog.unnest($14::text[]), "                      \
+  "       pg_catalog.unnest($15::timestamptz[])" unnest                                          \
+  ") "                                                                                           \
+  "    AS v(p, id, num, rule_id, key, title, tmpl, first_title, sev, started, last_at, n, "      \
+  "         active, mons, last_resolved" name ")"
+#define AG_INSERT_EPISODES_TYPES                                                          \
+  UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID,     \
+      TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, \
+      INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID
 
-// From 0.5: with the inactivity check of rules that have an inactivity timeout (minutes, 0:
-// none).
+SpiQuery insert_episodes(AG_INSERT_EPISODES("", "", "", ""), {AG_INSERT_EPISODES_TYPES});
+
+// From 0.5: with the inactivity check of rules that have an inactivity timeout ($16, in
+// minutes, 0: none).
 SpiQuery insert_episodes_timed(
-    "INSERT INTO alert_grouping.episodes "
-    "  (project_id, id, episode_number, rule_id, group_key, title, title_template, "
-    "   first_alert_title, severity, started_at, last_activity_at, alert_count, "
-    "   active_alert_count, monitor_ids, unique_monitor_count, state, resolved_at, "
-    "   all_alerts_resolved_at, inactivity_check_at) "
-    "SELECT v.p, v.id, v.num, v.rule_id, v.key, v.title, NULLIF(v.tmpl, ''), "
-    "       v.first_title, v.sev::alert_grouping.severity, v.started, v.last_at, v.n, v.active, "
-    "       v.mons::uuid[], pg_catalog.cardinality(v.mons::uuid[]), "
-    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN 'open' ELSE 'resolved' "
-    "END::alert_grouping.episode_state, "
-    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END, "
-    "       CASE WHEN v.active OPERATOR(pg_catalog.>) 0 THEN NULL ELSE v.last_resolved END, "
-    "       CASE WHEN v.timeout OPERATOR(pg_catalog.>) 0 AND v.active OPERATOR(pg_catalog.>) 0 "
-    "            THEN v.last_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v.timeout) "
-    "       END "
-    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
-    "       pg_catalog.unnest($3::int4[]), pg_catalog.unnest($4::uuid[]), "
-    "       pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), "
-    "       pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), "
-    "       pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::timestamptz[]), "
-    "       pg_catalog.unnest($11::timestamptz[]), pg_catalog.unnest($12::int4[]), "
-    "       pg_catalog.unnest($13::int4[]), pg_catalog.unnest($14::text[]), "
-    "       pg_catalog.unnest($15::timestamptz[]), pg_catalog.unnest($16::int4[])) "
-    "    AS v(p, id, num, rule_id, key, title, tmpl, first_title, sev, started, last_at, n, "
-    "         active, mons, last_resolved, timeout)",
-    {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-     TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-     INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID});
+    AG_INSERT_EPISODES(
+        ", inactivity_check_at",
+        ", CASE WHEN v.timeout OPERATOR(pg_catalog.>) 0 AND v.active OPERATOR(pg_catalog.>) 0 "
+        "       THEN v.last_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v.timeout) "
+        "END",
+        ", pg_catalog.unnest($16::int4[])", ", timeout"),
+    {AG_INSERT_EPISODES_TYPES, INT4ARRAYOID});
 
 // Deltas, so that a concurrent acknowledge or resolve of the same episode is never undone.
 // "b" reads the row as the statement found it, to report severity changes.
