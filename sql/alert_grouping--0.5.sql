@@ -3440,6 +3440,24 @@ BEGIN
                 pg_catalog.nextval('alert_grouping.incident_updates_id_seq'::pg_catalog.regclass),
                 NEW.id, NEW.started_at, NEW.status, 'opened',
                 COALESCE(reason, 'opened by hand'), alert_grouping.current_user_id());
+        -- An incident of an episode (opened by its rule, by its monitor alert, or by hand)
+        -- becomes the episode's, unless the episode has one already.
+        IF NEW.episode_id IS NOT NULL THEN
+            UPDATE alert_grouping.episodes AS e SET incident_id = NEW.id
+             WHERE e.project_id = NEW.project_id AND e.id = NEW.episode_id
+               AND e.incident_id IS NULL;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            IF n = 1 THEN
+                INSERT INTO alert_grouping.episode_events (project_id, id, episode_id, at, kind, detail)
+                OVERRIDING SYSTEM VALUE
+                VALUES (NEW.project_id,
+                        pg_catalog.nextval('alert_grouping.episode_events_id_seq'::pg_catalog.regclass),
+                        NEW.episode_id, NEW.started_at, 'incident_opened',
+                        pg_catalog.jsonb_build_object('incident_id', NEW.id,
+                                                      'incident_number', NEW.incident_number,
+                                                      'source', NEW.source));
+            END IF;
+        END IF;
         IF NEW.status = 'resolved' THEN
             INSERT INTO alert_grouping.incident_updates
                 (project_id, id, incident_id, at, status, kind, message, created_by)
@@ -3594,7 +3612,6 @@ DECLARE
     min_alerts integer;
     n integer;
     opened integer := 0;
-    incident uuid;
 BEGIN
     FOR ep IN
         SELECT e.id, e.episode_number, e.title, e.description, e.severity, e.rule_id,
@@ -3621,22 +3638,12 @@ BEGIN
             ep.rule_name, n, CASE WHEN n = 1 THEN '' ELSE 's' END,
             CASE WHEN ep.cfg ? 'incident_min_severity' THEN ' at or above ' || min_severity END,
             ep.episode_number));
-        INSERT INTO alert_grouping.incidents AS i
+        INSERT INTO alert_grouping.incidents
             (project_id, title, description, severity, source, episode_id, rule_id, started_at,
              escalation_policy_id)
         VALUES (consider_incidents.project_id, ep.title, ep.description, ep.severity, 'rule',
                 ep.id, ep.rule_id, ep.last_activity_at,
-                (ep.cfg ->> 'escalation_policy_id')::uuid)
-        RETURNING i.id INTO incident;
-        UPDATE alert_grouping.episodes AS e SET incident_id = incident
-         WHERE e.project_id = consider_incidents.project_id AND e.id = ep.id;
-        INSERT INTO alert_grouping.episode_events (project_id, id, episode_id, at, kind, detail)
-        OVERRIDING SYSTEM VALUE
-        VALUES (consider_incidents.project_id,
-                pg_catalog.nextval('alert_grouping.episode_events_id_seq'::pg_catalog.regclass),
-                ep.id, ep.last_activity_at, 'incident_opened',
-                pg_catalog.jsonb_build_object('incident_id', incident, 'rule_id', ep.rule_id,
-                                              'firing_alerts', n));
+                (ep.cfg ->> 'escalation_policy_id')::uuid);
         opened := opened + 1;
     END LOOP;
     RETURN opened;
@@ -3644,7 +3651,8 @@ END
 $$;
 
 -- Monitors with auto_create_incident: an incident straight from each new alert, whatever the
--- grouping rules say. It takes the alert's episode when that episode has no incident yet.
+-- grouping rules say. It names the alert's episode when that episode has no incident yet
+-- (the incident trigger links them).
 CREATE FUNCTION alert_grouping.open_monitor_incidents(project_id uuid, alert_ids uuid[])
 RETURNS integer
 LANGUAGE plpgsql
@@ -3652,7 +3660,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     a record;
-    incident uuid;
     opened integer := 0;
 BEGIN
     FOR a IN
@@ -3673,17 +3680,12 @@ BEGIN
         PERFORM alert_grouping.set_incident_reason(pg_catalog.format(
             'opened by monitor "%s" after %s consecutive failed check%s',
             a.name, a.alert_after_failures, CASE WHEN a.alert_after_failures = 1 THEN '' ELSE 's' END));
-        INSERT INTO alert_grouping.incidents AS i
+        INSERT INTO alert_grouping.incidents
             (project_id, title, description, severity, source, episode_id, monitor_id, alert_id,
              started_at, escalation_policy_id)
         VALUES (open_monitor_incidents.project_id, a.title, a.description, a.severity, 'monitor',
                 CASE WHEN a.episode_incident IS NULL THEN a.episode_id END, a.monitor_id, a.id,
-                a.created_at, a.escalation_policy_id)
-        RETURNING i.id INTO incident;
-        IF a.episode_id IS NOT NULL AND a.episode_incident IS NULL THEN
-            UPDATE alert_grouping.episodes AS e SET incident_id = incident
-             WHERE e.project_id = open_monitor_incidents.project_id AND e.id = a.episode_id;
-        END IF;
+                a.created_at, a.escalation_policy_id);
         opened := opened + 1;
     END LOOP;
     RETURN opened;
