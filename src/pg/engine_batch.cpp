@@ -339,14 +339,15 @@ void ProjectBatch::write(Writes &w) {
     auto before = loaded_severity_.find(id);
     u.before.push_back(before == loaded_severity_.end() ? "" : severity_name(before->second));
   }
-  // The episodes that alerts joined, of rules that open incidents (most projects have none).
-  std::vector<Uuid> incident_rules, incident_episodes;
-  for (const CompiledRule &r : config_->rules)
-    if (r.rule.episode.create_incident) incident_rules.push_back(r.id);
-  if (!incident_rules.empty())
-    for (const Member &m : members_)
-      if (std::find(incident_rules.begin(), incident_rules.end(), m.rule) != incident_rules.end())
-        incident_episodes.push_back(m.episode);
+  // In a project with a rule that opens incidents (most have none), every episode the
+  // statement touched: alerts joined it, or a duplicate raised an alert's severity.
+  // consider_incidents keeps those of such rules.
+  std::vector<Uuid> incident_episodes;
+  if (std::any_of(config_->rules.begin(), config_->rules.end(),
+                  [](const CompiledRule &r) { return r.rule.episode.create_incident; })) {
+    for (const Member &m : members_) incident_episodes.push_back(m.episode);
+    for (const auto &[id, d] : deltas_) incident_episodes.push_back(id);
+  }
   std::sort(incident_episodes.begin(), incident_episodes.end());
   incident_episodes.erase(std::unique(incident_episodes.begin(), incident_episodes.end()),
                           incident_episodes.end());

@@ -165,6 +165,20 @@ INSERT INTO alert_grouping.alerts (project_id, title, severity, labels, created_
 SELECT rule, state, reopen_count, has_incident FROM public.eps WHERE rule = 'paging';
 SELECT incident_number, status, episode_number FROM public.incs WHERE source = 'rule';
 
+-- A duplicate that raises an alert to the rule's minimum severity counts: the alert it raised
+-- is firing at that severity now.
+INSERT INTO alert_grouping.grouping_rules (project_id, name, priority, match_criteria, grouping_config, episode_config) VALUES
+    ('00000000-0000-0000-0000-000000000131', 'critical only', 25, '{"labels": ["team=\"crit\""]}',
+     '{"group_by": ["labels.service"]}', '{"create_incident": true, "incident_min_severity": "critical"}');
+INSERT INTO alert_grouping.alerts (project_id, title, severity, labels, dedup_key, created_at) VALUES
+    ('00000000-0000-0000-0000-000000000131', 'disk filling', 'high', '{"team":"crit","service":"disk"}', 'c1', '2026-11-03 13:10');
+SELECT count(*) AS incidents_of_crit FROM alert_grouping.incidents i
+  JOIN alert_grouping.grouping_rules r ON r.project_id = i.project_id AND r.id = i.rule_id WHERE r.name = 'critical only';
+INSERT INTO alert_grouping.alerts (project_id, title, severity, labels, dedup_key, created_at) VALUES
+    ('00000000-0000-0000-0000-000000000131', 'disk filling', 'critical', '{"team":"crit","service":"disk"}', 'c1', '2026-11-03 13:11');
+SELECT i.title, i.severity, i.status FROM alert_grouping.incidents i
+  JOIN alert_grouping.grouping_rules r ON r.project_id = i.project_id AND r.id = i.rule_id WHERE r.name = 'critical only';
+
 -- Per project and day.
 SELECT day::text, alerts, duplicates, episodes, incidents, noise_reduction,
        mean_time_to_acknowledge IS NOT NULL AS has_mtta, mean_time_to_resolve IS NOT NULL AS has_mttr
