@@ -3555,6 +3555,21 @@ CREATE TRIGGER incidents_before_write BEFORE INSERT OR UPDATE ON alert_grouping.
 CREATE TRIGGER incidents_after_write AFTER INSERT OR UPDATE ON alert_grouping.incidents
     FOR EACH ROW EXECUTE FUNCTION alert_grouping.incidents_after_write();
 
+-- An episode as on-call people name it: its project's prefix and its number (SHOP-12, #12).
+CREATE FUNCTION alert_grouping.episode_label(project_id uuid, episode_number integer)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    prefix text;
+BEGIN
+    SELECT p.episode_number_prefix INTO prefix FROM alert_grouping.projects AS p
+     WHERE p.id = episode_label.project_id;
+    RETURN COALESCE(prefix, '#') || episode_number;
+END
+$$;
+
 -- An episode's state changes reach its incident: resolved resolves it, acknowledged
 -- acknowledges it; a reopened episode lets go of its resolved incident, so that its rule can
 -- open a new one.
@@ -3572,13 +3587,15 @@ BEGIN
     END IF;
     IF NEW.state = 'resolved' THEN
         PERFORM alert_grouping.set_incident_reason(pg_catalog.format(
-            'resolved because episode %s resolved', NEW.episode_number));
+            'resolved because episode %s resolved',
+            alert_grouping.episode_label(NEW.project_id, NEW.episode_number)));
         UPDATE alert_grouping.incidents AS i
            SET status = 'resolved', resolved_at = resolved_time
          WHERE i.project_id = NEW.project_id AND i.id = NEW.incident_id AND i.status <> 'resolved';
     ELSIF NEW.state = 'acknowledged' AND OLD.state = 'open' THEN
         PERFORM alert_grouping.set_incident_reason(pg_catalog.format(
-            'acknowledged because episode %s was acknowledged', NEW.episode_number));
+            'acknowledged because episode %s was acknowledged',
+            alert_grouping.episode_label(NEW.project_id, NEW.episode_number)));
         UPDATE alert_grouping.incidents AS i
            SET status = CASE WHEN i.status = 'open' THEN 'investigating'::alert_grouping.incident_status
                              ELSE i.status END,
@@ -3637,7 +3654,7 @@ BEGIN
             'opened by rule "%s" with %s firing alert%s%s in episode %s',
             ep.rule_name, n, CASE WHEN n = 1 THEN '' ELSE 's' END,
             CASE WHEN ep.cfg ? 'incident_min_severity' THEN ' at or above ' || min_severity END,
-            ep.episode_number));
+            alert_grouping.episode_label(consider_incidents.project_id, ep.episode_number)));
         INSERT INTO alert_grouping.incidents
             (project_id, title, description, severity, source, episode_id, rule_id, started_at,
              escalation_policy_id)
