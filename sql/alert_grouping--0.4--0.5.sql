@@ -556,6 +556,45 @@ CREATE TABLE alert_grouping.incident_updates (
 CREATE INDEX incident_updates_incident_idx
     ON alert_grouping.incident_updates (project_id, incident_id, at);
 
+-- Timeline entries. The ids are taken from the sequences by name: on Citus a trigger's
+-- statement writes a shard, which has no identity of its own (distribute() gives each node's
+-- sequences a range of their own).
+CREATE FUNCTION alert_grouping.add_episode_event(project_id uuid, episode_id uuid,
+                                                 at timestamptz, kind text, detail jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO alert_grouping.episode_events (project_id, id, episode_id, at, kind, detail)
+    OVERRIDING SYSTEM VALUE
+    VALUES (add_episode_event.project_id,
+            pg_catalog.nextval('alert_grouping.episode_events_id_seq'::pg_catalog.regclass),
+            add_episode_event.episode_id, add_episode_event.at, add_episode_event.kind,
+            add_episode_event.detail);
+END
+$$;
+
+CREATE FUNCTION alert_grouping.add_incident_update(project_id uuid, incident_id uuid,
+                                                   at timestamptz,
+                                                   status alert_grouping.incident_status,
+                                                   kind text, message text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO alert_grouping.incident_updates
+        (project_id, id, incident_id, at, status, kind, message, created_by)
+    OVERRIDING SYSTEM VALUE
+    VALUES (add_incident_update.project_id,
+            pg_catalog.nextval('alert_grouping.incident_updates_id_seq'::pg_catalog.regclass),
+            add_incident_update.incident_id, add_incident_update.at, add_incident_update.status,
+            add_incident_update.kind, add_incident_update.message,
+            alert_grouping.current_user_id());
+END
+$$;
+
 -- Why the next incident change happens, for its timeline entry (transaction-local, cleared
 -- after use). Changes made without one get a plain description.
 CREATE FUNCTION alert_grouping.set_incident_reason(reason text) RETURNS void
@@ -639,13 +678,9 @@ BEGIN
     END IF;
     PERFORM pg_catalog.set_config('alert_grouping.incident_reason', '', true);
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO alert_grouping.incident_updates
-            (project_id, id, incident_id, at, status, kind, message, created_by)
-        OVERRIDING SYSTEM VALUE
-        VALUES (NEW.project_id,
-                pg_catalog.nextval('alert_grouping.incident_updates_id_seq'::pg_catalog.regclass),
-                NEW.id, NEW.started_at, NEW.status, 'opened',
-                COALESCE(reason, 'opened by hand'), alert_grouping.current_user_id());
+        PERFORM alert_grouping.add_incident_update(NEW.project_id, NEW.id, NEW.started_at,
+                                                   NEW.status, 'opened',
+                                                   COALESCE(reason, 'opened by hand'));
         -- An incident of an episode (opened by its rule, by its monitor alert, or by hand)
         -- becomes the episode's, unless the episode has one already.
         IF NEW.episode_id IS NOT NULL THEN
@@ -654,24 +689,16 @@ BEGIN
                AND e.incident_id IS NULL;
             GET DIAGNOSTICS n = ROW_COUNT;
             IF n = 1 THEN
-                INSERT INTO alert_grouping.episode_events (project_id, id, episode_id, at, kind, detail)
-                OVERRIDING SYSTEM VALUE
-                VALUES (NEW.project_id,
-                        pg_catalog.nextval('alert_grouping.episode_events_id_seq'::pg_catalog.regclass),
-                        NEW.episode_id, NEW.started_at, 'incident_opened',
-                        pg_catalog.jsonb_build_object('incident_id', NEW.id,
-                                                      'incident_number', NEW.incident_number,
-                                                      'source', NEW.source));
+                PERFORM alert_grouping.add_episode_event(
+                    NEW.project_id, NEW.episode_id, NEW.started_at, 'incident_opened',
+                    pg_catalog.jsonb_build_object('incident_id', NEW.id,
+                                                  'incident_number', NEW.incident_number,
+                                                  'source', NEW.source));
             END IF;
         END IF;
         IF NEW.status = 'resolved' THEN
-            INSERT INTO alert_grouping.incident_updates
-                (project_id, id, incident_id, at, status, kind, message, created_by)
-            OVERRIDING SYSTEM VALUE
-            VALUES (NEW.project_id,
-                    pg_catalog.nextval('alert_grouping.incident_updates_id_seq'::pg_catalog.regclass),
-                    NEW.id, NEW.resolved_at, NEW.status, 'resolved', 'opened resolved',
-                    alert_grouping.current_user_id());
+            PERFORM alert_grouping.add_incident_update(NEW.project_id, NEW.id, NEW.resolved_at,
+                                                       NEW.status, 'resolved', 'opened resolved');
         END IF;
         RETURN NULL;
     END IF;
@@ -691,14 +718,9 @@ BEGIN
         kind := 'status_changed';
         at := NEW.updated_at;
     END IF;
-    INSERT INTO alert_grouping.incident_updates
-        (project_id, id, incident_id, at, status, kind, message, created_by)
-    OVERRIDING SYSTEM VALUE
-    VALUES (NEW.project_id,
-            pg_catalog.nextval('alert_grouping.incident_updates_id_seq'::pg_catalog.regclass),
-            NEW.id, at, NEW.status, kind,
-            COALESCE(reason, pg_catalog.format('status changed from %s to %s', OLD.status, NEW.status)),
-            alert_grouping.current_user_id());
+    PERFORM alert_grouping.add_incident_update(
+        NEW.project_id, NEW.id, at, NEW.status, kind,
+        COALESCE(reason, pg_catalog.format('status changed from %s to %s', OLD.status, NEW.status)));
 
     IF kind = 'resolved' AND NEW.episode_id IS NOT NULL THEN
         SELECT e.* INTO ep FROM alert_grouping.episodes AS e
@@ -712,15 +734,12 @@ BEGIN
                SET state = 'resolved', resolved_at = NEW.resolved_at
              WHERE a.project_id = ep.project_id AND a.episode_id = ep.id AND a.state <> 'resolved';
             GET DIAGNOSTICS n = ROW_COUNT;
-            INSERT INTO alert_grouping.episode_events (project_id, id, episode_id, at, kind, detail)
-            OVERRIDING SYSTEM VALUE
-            VALUES (ep.project_id,
-                    pg_catalog.nextval('alert_grouping.episode_events_id_seq'::pg_catalog.regclass),
-                    ep.id, NEW.resolved_at, 'resolved',
-                    pg_catalog.jsonb_build_object('reason', 'incident_resolved',
-                                                  'incident_number', NEW.incident_number,
-                                                  'by', alert_grouping.current_user_id(),
-                                                  'alerts_resolved', n));
+            PERFORM alert_grouping.add_episode_event(
+                ep.project_id, ep.id, NEW.resolved_at, 'resolved',
+                pg_catalog.jsonb_build_object('reason', 'incident_resolved',
+                                              'incident_number', NEW.incident_number,
+                                              'by', alert_grouping.current_user_id(),
+                                              'alerts_resolved', n));
         END IF;
     ELSIF kind = 'resolved' AND NEW.alert_id IS NOT NULL THEN
         UPDATE alert_grouping.alerts AS a
@@ -737,15 +756,12 @@ BEGIN
                SET state = 'acknowledged', acknowledged_at = NEW.acknowledged_at
              WHERE a.project_id = ep.project_id AND a.episode_id = ep.id AND a.state = 'firing';
             GET DIAGNOSTICS n = ROW_COUNT;
-            INSERT INTO alert_grouping.episode_events (project_id, id, episode_id, at, kind, detail)
-            OVERRIDING SYSTEM VALUE
-            VALUES (ep.project_id,
-                    pg_catalog.nextval('alert_grouping.episode_events_id_seq'::pg_catalog.regclass),
-                    ep.id, NEW.acknowledged_at, 'acknowledged',
-                    pg_catalog.jsonb_build_object('reason', 'incident_acknowledged',
-                                                  'incident_number', NEW.incident_number,
-                                                  'by', alert_grouping.current_user_id(),
-                                                  'alerts_acknowledged', n));
+            PERFORM alert_grouping.add_episode_event(
+                ep.project_id, ep.id, NEW.acknowledged_at, 'acknowledged',
+                pg_catalog.jsonb_build_object('reason', 'incident_acknowledged',
+                                              'incident_number', NEW.incident_number,
+                                              'by', alert_grouping.current_user_id(),
+                                              'alerts_acknowledged', n));
         END IF;
     ELSIF kind = 'acknowledged' AND NEW.alert_id IS NOT NULL THEN
         UPDATE alert_grouping.alerts AS a
@@ -1068,10 +1084,9 @@ BEGIN
         UPDATE alert_grouping.episodes AS e
            SET state = 'resolved', resolved_at = ep.all_alerts_resolved_at
          WHERE e.project_id = ep.project_id AND e.id = ep.id;
-        INSERT INTO alert_grouping.episode_events (project_id, episode_id, at, kind, detail)
-        VALUES (ep.project_id, ep.id, ep.all_alerts_resolved_at, 'resolved',
-                pg_catalog.jsonb_build_object('reason', 'all_alerts_resolved',
-                                              'last_alert_id', NEW.id));
+        PERFORM alert_grouping.add_episode_event(
+            ep.project_id, ep.id, ep.all_alerts_resolved_at, 'resolved',
+            pg_catalog.jsonb_build_object('reason', 'all_alerts_resolved', 'last_alert_id', NEW.id));
     ELSE
         UPDATE alert_grouping.episodes AS e
            SET resolve_due_at = ep.all_alerts_resolved_at
@@ -1175,13 +1190,9 @@ BEGIN
            AND e.active_alert_count = 0;
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n = 1 THEN
-            INSERT INTO alert_grouping.episode_events (project_id, id, episode_id, at, kind, detail)
-            OVERRIDING SYSTEM VALUE
-            VALUES (ep.project_id,
-                    pg_catalog.nextval('alert_grouping.episode_events_id_seq'::pg_catalog.regclass),
-                    ep.id, ep.resolve_due_at, 'resolved',
-                    pg_catalog.jsonb_build_object('reason', 'all_alerts_resolved',
-                                                  'after_delay', true));
+            PERFORM alert_grouping.add_episode_event(
+                ep.project_id, ep.id, ep.resolve_due_at, 'resolved',
+                pg_catalog.jsonb_build_object('reason', 'all_alerts_resolved', 'after_delay', true));
             delayed_resolved := delayed_resolved + 1;
         ELSE
             UPDATE alert_grouping.episodes AS e SET resolve_due_at = NULL
@@ -1227,15 +1238,12 @@ BEGIN
                SET state = 'resolved', resolved_at = due
              WHERE a.project_id = ep.project_id AND a.episode_id = ep.id AND a.state <> 'resolved';
             GET DIAGNOSTICS n = ROW_COUNT;
-            INSERT INTO alert_grouping.episode_events (project_id, id, episode_id, at, kind, detail)
-            OVERRIDING SYSTEM VALUE
-            VALUES (ep.project_id,
-                    pg_catalog.nextval('alert_grouping.episode_events_id_seq'::pg_catalog.regclass),
-                    ep.id, due, 'resolved',
-                    pg_catalog.jsonb_build_object('reason', 'inactivity_timeout',
-                                                  'inactivity_timeout_minutes', timeout,
-                                                  'last_activity_at', ep.last_activity_at,
-                                                  'alerts_resolved', n));
+            PERFORM alert_grouping.add_episode_event(
+                ep.project_id, ep.id, due, 'resolved',
+                pg_catalog.jsonb_build_object('reason', 'inactivity_timeout',
+                                              'inactivity_timeout_minutes', timeout,
+                                              'last_activity_at', ep.last_activity_at,
+                                              'alerts_resolved', n));
             inactive_resolved := inactive_resolved + 1;
         END IF;
     END LOOP;
@@ -1493,8 +1501,7 @@ BEGIN
         RAISE EXCEPTION 'distribute() runs on the coordinator' USING ERRCODE = '55000';
     END IF;
     -- Distributed by an earlier version: the tenant tables added since are distributed now.
-    already := EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
-                        WHERE p.logicalrelid = 'alert_grouping.alerts'::pg_catalog.regclass);
+    already := alert_grouping.is_distributed();
     work := ARRAY(SELECT u.t FROM pg_catalog.unnest(tenant_tables) WITH ORDINALITY AS u(t, i)
                    WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
                                       WHERE p.logicalrelid = pg_catalog.format('alert_grouping.%I', u.t)::pg_catalog.regclass)
