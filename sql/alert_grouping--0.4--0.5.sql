@@ -121,8 +121,7 @@ CREATE TABLE alert_grouping.monitors (
     -- failures until recover_after_successes consecutive successes (in checked_at order).
     status text NOT NULL DEFAULT 'up' CHECK (status IN ('up', 'down')),
     status_changed_at timestamptz NULL,
-    alert_id uuid NULL,          -- the alert of the current down period
-    alert_pending boolean NOT NULL DEFAULT false,  -- down, its alert held back by maintenance
+    alert_id uuid NULL,  -- the alert of the current down period (none yet: held back by maintenance)
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (project_id, id),
@@ -237,7 +236,6 @@ DECLARE
     state_status text[] := '{}';
     state_changed timestamptz[] := '{}';
     state_alert uuid[] := '{}';
-    state_pending boolean[] := '{}';
     new_alert alert_grouping.alerts;
 BEGIN
     IF pg_catalog.current_setting('alert_grouping.restoring', true) = 'on' THEN
@@ -255,7 +253,7 @@ BEGIN
         -- One read of the statement's monitors: which exist, and which a result can change.
         SELECT pg_catalog.array_agg(mo.id),
                pg_catalog.array_agg(mo.id) FILTER (
-                   WHERE (v.any_fail AND (mo.status = 'up' OR mo.alert_pending))
+                   WHERE (v.any_fail AND (mo.status = 'up' OR (mo.alert_id IS NULL AND mo.auto_create_alerts)))
                       OR (v.any_ok AND mo.status = 'down'))
           INTO known, changing
           FROM ROWS FROM (pg_catalog.unnest(mon_ids), pg_catalog.unnest(mon_oks),
@@ -273,7 +271,6 @@ BEGIN
         open_alerts := '{}'; open_ids := '{}'; open_monitor_incident := '{}';
         resolve_ids := '{}'; resolve_at := '{}';
         state_ids := '{}'; state_status := '{}'; state_changed := '{}'; state_alert := '{}';
-        state_pending := '{}';
         -- Locked, and read again: a concurrent statement may have changed them meanwhile.
         FOR m IN
             SELECT mo.*, v.first_at
@@ -282,7 +279,7 @@ BEGIN
                    AS v(id, any_ok, any_fail, first_at)
               JOIN alert_grouping.monitors AS mo ON mo.project_id = proj AND mo.id = v.id
              WHERE mo.project_id = proj AND mo.id = ANY (changing)
-               AND ((v.any_fail AND (mo.status = 'up' OR mo.alert_pending))
+               AND ((v.any_fail AND (mo.status = 'up' OR (mo.alert_id IS NULL AND mo.auto_create_alerts)))
                     OR (v.any_ok AND mo.status = 'down'))
              ORDER BY mo.id
                FOR NO KEY UPDATE OF mo
@@ -304,7 +301,8 @@ BEGIN
             END LOOP;
             status := m.status;
             changed_at := m.status_changed_at;
-            pending := m.alert_pending;
+            -- Down without an alert yet: a window held it back.
+            pending := m.status = 'down' AND m.alert_id IS NULL AND m.auto_create_alerts;
             current_alert := m.alert_id;
             FOR r IN SELECT c.checked_at, c.ok, c.message, c.status_code, c.response_time_ms
                        FROM alert_grouping.check_results AS c
@@ -374,13 +372,11 @@ BEGIN
                 END IF;
             END LOOP;
             IF status IS DISTINCT FROM m.status OR changed_at IS DISTINCT FROM m.status_changed_at
-               OR pending IS DISTINCT FROM m.alert_pending
                OR current_alert IS DISTINCT FROM m.alert_id THEN
                 state_ids := state_ids || m.id;
                 state_status := state_status || status;
                 state_changed := state_changed || changed_at;
                 state_alert := state_alert || current_alert;
-                state_pending := state_pending || pending;
             END IF;
         END LOOP;
 
@@ -409,12 +405,10 @@ BEGIN
         END IF;
         IF pg_catalog.cardinality(state_ids) > 0 THEN
             UPDATE alert_grouping.monitors AS mo
-               SET status = v.status, status_changed_at = v.changed_at, alert_id = v.alert_id,
-                   alert_pending = v.pending
+               SET status = v.status, status_changed_at = v.changed_at, alert_id = v.alert_id
               FROM ROWS FROM (pg_catalog.unnest(state_ids), pg_catalog.unnest(state_status),
-                              pg_catalog.unnest(state_changed), pg_catalog.unnest(state_alert),
-                              pg_catalog.unnest(state_pending))
-                   AS v(id, status, changed_at, alert_id, pending)
+                              pg_catalog.unnest(state_changed), pg_catalog.unnest(state_alert))
+                   AS v(id, status, changed_at, alert_id)
              WHERE mo.project_id = proj AND mo.id = v.id;
         END IF;
     END LOOP;

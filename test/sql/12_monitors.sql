@@ -100,7 +100,7 @@ INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c004', '2026-11-02 14:20', false),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c006', '2026-11-02 14:20', false);
 SELECT * FROM public.monitor_alerts WHERE name IN ('maint', 'uncovered');
-SELECT name, status, alert_pending FROM alert_grouping.monitors WHERE name = 'maint';
+SELECT name, status, alert_id IS NULL AS alert_held_back FROM alert_grouping.monitors WHERE name = 'maint';
 SELECT count(*) AS stored_results FROM alert_grouping.check_results
  WHERE monitor_id = '00000000-0000-0000-0000-00000000c004';
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok) VALUES
@@ -112,7 +112,7 @@ INSERT INTO alert_grouping.maintenance_windows (project_id, starts_at, ends_at) 
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok) VALUES
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c001', '2026-11-02 15:59', true),
     ('00000000-0000-0000-0000-000000000121', '00000000-0000-0000-0000-00000000c001', '2026-11-02 16:30', false);
-SELECT name, status, alert_pending FROM alert_grouping.monitors WHERE name = 'one';
+SELECT name, status, alert_id IS NULL AS alert_held_back FROM alert_grouping.monitors WHERE name = 'one';
 SELECT count(*) FILTER (WHERE state <> 'resolved') AS open_alerts_of_one FROM public.monitor_alerts WHERE name = 'one';
 
 -- auto_create_alerts = false: the monitor goes down, and opens nothing.
