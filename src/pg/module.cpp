@@ -9,6 +9,7 @@
 #include "project_config.hpp"
 #include "shard_scope.hpp"
 #include "statement_tracker.hpp"
+#include "worker.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -53,6 +54,7 @@ void _PG_init(void) {
       "its own UPDATE of an incident. Cleared once used.",
       &incident_reason_guc, "", PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, nullptr,
       nullptr, nullptr);
+  ag::pg::define_worker_settings();
   MarkGUCPrefixReserved("alert_grouping");
   ag::set_interrupt_check(check_for_interrupts);
   ag::pg::register_config_invalidation();
@@ -61,4 +63,6 @@ void _PG_init(void) {
   ag::pg::register_engine_latency();
   ag::pg::register_alert_columns_cache();
   ag::pg::register_shard_scope();
+  // The background worker, only when preloaded; never during pg_upgrade.
+  if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade) ag::pg::register_worker();
 }
