@@ -4621,9 +4621,12 @@ BEGIN
         IF pg_catalog.jsonb_typeof(layer -> 'rotation_start') IS DISTINCT FROM 'string' THEN
             RAISE EXCEPTION '%.rotation_start must be a time', field USING ERRCODE = '22023';
         END IF;
+        -- In UTC, whatever the session's TimeZone.
         layer := pg_catalog.jsonb_set(layer, '{rotation_start}', pg_catalog.to_jsonb(
-            alert_grouping.schedule_time(layer ->> 'rotation_start', NEW.time_zone,
-                                         field || '.rotation_start')));
+            pg_catalog.regexp_replace(pg_catalog.to_char(pg_catalog.timezone('UTC',
+                alert_grouping.schedule_time(layer ->> 'rotation_start', NEW.time_zone,
+                                             field || '.rotation_start')),
+                'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.0+$', '') || 'Z'));
         IF pg_catalog.jsonb_typeof(layer -> 'turn_length_hours') IS DISTINCT FROM 'number'
            OR (layer ->> 'turn_length_hours')::numeric * 60 < 1
            OR (layer ->> 'turn_length_hours')::numeric > 8784 THEN
@@ -4975,7 +4978,7 @@ CREATE TABLE alert_grouping.notifications (
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     delivered_at timestamptz NULL,
     PRIMARY KEY (project_id, id),
-    UNIQUE (project_id, incident_id, level, round, user_id),
+    CONSTRAINT notifications_once UNIQUE (project_id, incident_id, level, round, user_id),
     FOREIGN KEY (project_id, incident_id)
         REFERENCES alert_grouping.incidents (project_id, id) ON DELETE CASCADE
 );
@@ -5221,7 +5224,7 @@ BEGIN
         RETURNING n.id)
     SELECT pg_catalog.array_agg(page.id) INTO written FROM page;
 
-    -- The timeline: each step, who it paged and why.
+    -- The timeline: each step, who it paged (once each, as the pages) and why.
     INSERT INTO alert_grouping.incident_updates
         (project_id, id, incident_id, at, status, kind, message, created_by)
     OVERRIDING SYSTEM VALUE
@@ -5234,11 +5237,15 @@ BEGIN
                                     CASE WHEN r.user_id IS NULL THEN r.reason
                                          ELSE pg_catalog.format('paged user %s (%s)', r.user_id, r.reason) END,
                                     '; ' ORDER BY r.ord, r.user_id), 'nobody to page')) AS message
-              FROM ROWS FROM (pg_catalog.unnest(s_incident), pg_catalog.unnest(s_step),
-                              pg_catalog.unnest(s_due), pg_catalog.unnest(s_status),
-                              pg_catalog.unnest(s_label), pg_catalog.unnest(s_user),
-                              pg_catalog.unnest(s_reason), pg_catalog.unnest(s_ord))
-                   AS r(incident_id, step, due_at, status, label, user_id, reason, ord)
+              FROM (SELECT DISTINCT ON (x.incident_id, x.step, x.user_id,
+                                        CASE WHEN x.user_id IS NULL THEN x.ord END) x.*
+                      FROM ROWS FROM (pg_catalog.unnest(s_incident), pg_catalog.unnest(s_step),
+                                      pg_catalog.unnest(s_due), pg_catalog.unnest(s_status),
+                                      pg_catalog.unnest(s_label), pg_catalog.unnest(s_user),
+                                      pg_catalog.unnest(s_reason), pg_catalog.unnest(s_ord))
+                           AS x(incident_id, step, due_at, status, label, user_id, reason, ord)
+                     ORDER BY x.incident_id, x.step, x.user_id,
+                              CASE WHEN x.user_id IS NULL THEN x.ord END, x.ord) AS r
              GROUP BY r.incident_id, r.step) AS g
      ORDER BY g.incident_id, g.step;
 
