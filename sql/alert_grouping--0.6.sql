@@ -4919,7 +4919,7 @@ BEGIN
                OR (tgt ->> 'type') NOT IN ('user', 'team', 'schedule') THEN
                 RAISE EXCEPTION '%.type must be user, team or schedule', k
                     USING ERRCODE = '22023',
-                          DETAIL = pg_catalog.format('found %s', COALESCE(tgt -> 'type', 'nothing'));
+                          DETAIL = pg_catalog.format('found %s', COALESCE((tgt -> 'type')::text, 'nothing'));
             END IF;
             BEGIN
                 target_id := (tgt ->> 'id')::uuid;
@@ -5801,11 +5801,18 @@ BEGIN
 END
 $$;
 
--- Internal: never executable by PUBLIC, except the check constraint's and the policies'.
+-- Internal: never executable by PUBLIC, except the check constraint's and the policies', and
+-- what the validation triggers and on_call_users call as the role that writes or reads (each
+-- reads through that role's policies, or reads nothing).
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alert_grouping FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     alert_grouping.membership_is_valid(uuid, text, timestamptz, uuid, numeric),
-    alert_grouping.member_project_array(text) TO PUBLIC;
+    alert_grouping.member_project_array(text),
+    alert_grouping.is_project_member(uuid, uuid),
+    alert_grouping.schedule_time(text, text, text),
+    alert_grouping.within_restrictions(jsonb, timestamp),
+    alert_grouping.layer_on_call(jsonb, text, timestamptz),
+    alert_grouping.schedule_on_call(uuid, uuid, timestamptz) TO PUBLIC;
 
 -- Roles granted access before this version get the new tables and functions too.
 DO $$

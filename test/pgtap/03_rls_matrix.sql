@@ -10,7 +10,7 @@
 -- usable by any role holding TEMP on the database, so pgTAP's functions work after SET ROLE:
 -- each statement under test runs as the role it names, inside throws_ok / lives_ok / set_eq.
 BEGIN;
-SELECT plan(122);
+SELECT plan(152);
 
 ------------------------------------------------------------------------------------------
 -- Constants, roles, helpers
@@ -32,6 +32,10 @@ CREATE FUNCTION pg_temp.k(what text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
         WHEN 'l2' THEN 'e2000000-0000-0000-0000-000000000002'
         WHEN 'm1' THEN 'f1000000-0000-0000-0000-000000000001'
         WHEN 'm2' THEN 'f2000000-0000-0000-0000-000000000002'
+        WHEN 's1' THEN 'a1000000-0000-0000-0000-00000000005a'
+        WHEN 's2' THEN 'a2000000-0000-0000-0000-00000000005a'
+        WHEN 'e1' THEN 'a1000000-0000-0000-0000-00000000005e'
+        WHEN 'e2' THEN 'a2000000-0000-0000-0000-00000000005e'
     END::uuid
 $$;
 
@@ -167,6 +171,28 @@ VALUES (pg_temp.k('p1'), now() - interval '2 days', now() - interval '1 day'),
 INSERT INTO alert_grouping.incidents (project_id, title)
 VALUES (pg_temp.k('p1'), 'seed incident mapped'), (pg_temp.k('p1'), 'seed incident app'),
        (pg_temp.k('p2'), 'seed incident p2');
+
+-- 0.6: a schedule with an override, a policy paging through it, and an incident paged once.
+INSERT INTO alert_grouping.on_call_schedules (project_id, id, name, layers)
+VALUES (pg_temp.k('p1'), pg_temp.k('s1'), 'primary',
+        jsonb_build_array(jsonb_build_object('rotation_start', '2026-01-01T00:00:00Z', 'turn_length_hours', 24,
+                                             'members', jsonb_build_array(pg_temp.k('resp1'))))),
+       (pg_temp.k('p2'), pg_temp.k('s2'), 'primary',
+        jsonb_build_array(jsonb_build_object('rotation_start', '2026-01-01T00:00:00Z', 'turn_length_hours', 24,
+                                             'members', jsonb_build_array(pg_temp.k('admin2')))));
+INSERT INTO alert_grouping.on_call_overrides (project_id, schedule_id, user_id, starts_at, ends_at)
+VALUES (pg_temp.k('p1'), pg_temp.k('s1'), pg_temp.k('admin1'), '2000-01-01', '2000-01-02'),
+       (pg_temp.k('p2'), pg_temp.k('s2'), pg_temp.k('admin2'), '2000-01-01', '2000-01-02');
+INSERT INTO alert_grouping.escalation_policies (project_id, id, name, levels)
+VALUES (pg_temp.k('p1'), pg_temp.k('e1'), 'page',
+        jsonb_build_array(jsonb_build_object('delay_minutes', 5, 'targets',
+            jsonb_build_array(jsonb_build_object('type', 'schedule', 'id', pg_temp.k('s1')))))),
+       (pg_temp.k('p2'), pg_temp.k('e2'), 'page',
+        jsonb_build_array(jsonb_build_object('delay_minutes', 5, 'targets',
+            jsonb_build_array(jsonb_build_object('type', 'schedule', 'id', pg_temp.k('s2'))))));
+INSERT INTO alert_grouping.incidents (project_id, title, escalation_policy_id)
+VALUES (pg_temp.k('p1'), 'seed paged', pg_temp.k('e1')), (pg_temp.k('p2'), 'seed paged', pg_temp.k('e2'));
+SELECT alert_grouping.process_escalations(now()) AS seeded_notifications \gset
 
 -- The seed is complete: as the superuser, every tenant table has rows of both projects, so
 -- the visibility checks below compare non-empty sets.
@@ -394,6 +420,64 @@ BEGIN
                    FROM alert_grouping.incidents AS i WHERE i.id = %L$$, inc),
         $$VALUES ('resolved', ARRAY['opened', 'acknowledged', 'resolved'])$$,
         'the incident''s timeline holds what resp1 did' || tag);
+
+    -- J. Escalation and on-call (15): viewers and responders read schedules and who is on
+    -- call; responders mark their pages delivered; admins write policies, schedules and
+    -- overrides, naming only their project's users, teams and schedules.
+    PERFORM pg_temp.act(mode, 'view1');
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.on_call_schedules (project_id, name) VALUES (%L, 's')$$, p1),
+                          '42501', 'new row violates row-level security policy for table "on_call_schedules"',
+                          'view1 cannot create a schedule in P1' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format('UPDATE alert_grouping.notifications SET delivered_at = now() WHERE project_id = %L', p1)),
+                   0::bigint, 'view1 marks no P1 page delivered' || tag);
+    PERFORM pg_temp.act(mode, 'resp1');
+    RETURN NEXT results_eq(format('SELECT * FROM alert_grouping.on_call_users(%L, %L, now())', p1, pg_temp.k('s1')),
+                           ARRAY[pg_temp.k('resp1')], 'resp1 reads who is on call in P1' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.escalation_policies (project_id, name, levels)
+                                  VALUES (%L, 'p', '[{"delay_minutes": 1, "targets": [{"type": "user", "id": "%s"}]}]')$$,
+                                 p1, pg_temp.k('resp1')),
+                          '42501', 'new row violates row-level security policy for table "escalation_policies"',
+                          'resp1 cannot create an escalation policy in P1' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format('UPDATE alert_grouping.escalation_policies SET repeat_count = 3 WHERE project_id = %L', p1)),
+                   0::bigint, 'resp1 changes no P1 escalation policy' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.on_call_overrides (project_id, schedule_id, user_id, starts_at, ends_at)
+                                  VALUES (%L, %L, %L, now(), now() + interval '1 hour')$$, p1, pg_temp.k('s1'), pg_temp.k('resp1')),
+                          '42501', 'new row violates row-level security policy for table "on_call_overrides"',
+                          'resp1 cannot create an override in P1' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format('UPDATE alert_grouping.notifications SET delivered_at = now() WHERE project_id = %L', p1)),
+                   1::bigint, 'resp1 marks the P1 page delivered' || tag);
+    RETURN NEXT throws_ok(format('UPDATE alert_grouping.notifications SET level = 9 WHERE project_id = %L', p1),
+                          '42501', 'permission denied for table notifications',
+                          'resp1 cannot rewrite a page' || tag);
+    RETURN NEXT throws_ok('SELECT alert_grouping.process_escalations(now())', '42501',
+                          'permission denied for function process_escalations',
+                          'resp1 cannot run the escalation passes' || tag);
+    PERFORM pg_temp.act(mode, 'admin1');
+    RETURN NEXT lives_ok(format($$INSERT INTO alert_grouping.escalation_policies (project_id, name, levels)
+                                  VALUES (%L, 'p', '[{"delay_minutes": 1, "targets": [{"type": "user", "id": "%s"}, {"type": "schedule", "id": "%s"}]}]')$$,
+                                 p1, pg_temp.k('resp1'), pg_temp.k('s1')),
+                         'admin1 can create an escalation policy in P1' || tag);
+    RETURN NEXT lives_ok(format($$INSERT INTO alert_grouping.on_call_overrides (project_id, schedule_id, user_id, starts_at, ends_at)
+                                  VALUES (%L, %L, %L, '2030-01-01', '2030-01-02')$$, p1, pg_temp.k('s1'), pg_temp.k('view1')),
+                         'admin1 can create an override in P1' || tag);
+    -- Its validation sees no P2 user, so that what it answers tells nothing of P2.
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.escalation_policies (project_id, name, levels)
+                                  VALUES (%L, 'p', '[{"delay_minutes": 1, "targets": [{"type": "user", "id": "%s"}]}]')$$,
+                                 p2, pg_temp.k('admin2')),
+                          '22023', format('levels[0].targets[0].id: user %s is not a member of project %s', pg_temp.k('admin2'), p2),
+                          'admin1 cannot create an escalation policy in P2' || tag);
+    RETURN NEXT is(pg_temp.rowcount(format('UPDATE alert_grouping.escalation_policies SET repeat_count = 3 WHERE project_id = %L', p2)),
+                   0::bigint, 'admin1 changes no P2 escalation policy' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.escalation_policies (project_id, name, levels)
+                                  VALUES (%L, 'p', '[{"delay_minutes": 1, "targets": [{"type": "schedule", "id": "%s"}]}]')$$,
+                                 p1, pg_temp.k('s2')),
+                          '22023', format('levels[0].targets[0].id: schedule %s not found in project %s', pg_temp.k('s2'), p1),
+                          'admin1 cannot page through P2''s schedule' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.on_call_overrides (project_id, schedule_id, user_id, starts_at, ends_at)
+                                  VALUES (%L, %L, %L, now(), now() + interval '1 hour')$$, p1, pg_temp.k('s1'), pg_temp.k('admin2')),
+                          '22023', format('user_id: user %s is not a member of project %s', pg_temp.k('admin2'), p1),
+                          'admin1 cannot put P2''s admin on call in P1' || tag);
+    PERFORM pg_temp.act(mode, 'super');
 
     -- H. Mode-specific identity rules
     IF mode = 'mapped' THEN  -- (3) a mapped role cannot claim another user

@@ -97,15 +97,21 @@ INSERT INTO api VALUES
     ('regroup(uuid,uuid,timestamptz,timestamptz)'), ('ingest(uuid,jsonb)'),
     ('ingest_batch(uuid,jsonb)'), ('acknowledge_episode(uuid,uuid)'), ('resolve_episode(uuid,uuid)'),
     ('add_alert_to_episode(uuid,uuid,uuid)'), ('remove_alert_from_episode(uuid,uuid,uuid)'),
-    ('acknowledge_incident(uuid,uuid)'), ('resolve_incident(uuid,uuid,text)');
+    ('acknowledge_incident(uuid,uuid)'), ('resolve_incident(uuid,uuid,text)'),
+    ('on_call_users(uuid,uuid,timestamptz)');
 GRANT SELECT ON api TO PUBLIC;
+-- PUBLIC's (02_functions_security): every role can execute them.
+CREATE TEMP TABLE public_functions (name text) ON COMMIT DROP;
+INSERT INTO public_functions VALUES ('membership_is_valid'), ('is_project_member'), ('schedule_time'),
+    ('within_restrictions'), ('layer_on_call'), ('schedule_on_call');
+GRANT SELECT ON public_functions TO PUBLIC;
 
 -- (role, function) pairs where EXECUTE differs from membership in the documented API.
 CREATE FUNCTION pg_temp.execute_mismatch(roles text[]) RETURNS TABLE (rolname text, fn text, can_execute boolean)
 LANGUAGE sql STABLE AS $$
     SELECT r, p.oid::regprocedure::text, pg_catalog.has_function_privilege(r, p.oid, 'EXECUTE')
       FROM unnest(roles) AS r, pg_catalog.pg_proc AS p
-     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.proname <> 'membership_is_valid'
+     WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.proname NOT IN (SELECT f.name FROM pg_temp.public_functions AS f)
        AND pg_catalog.has_function_privilege(r, p.oid, 'EXECUTE')
            IS DISTINCT FROM (p.oid IN (SELECT pg_catalog.to_regprocedure('alert_grouping.' || a.sig)
                                          FROM pg_temp.api AS a))
@@ -182,7 +188,7 @@ SELECT is_empty($$SELECT a.sig FROM pg_temp.api AS a
                    WHERE pg_catalog.to_regprocedure('alert_grouping.' || a.sig) IS NULL$$,
                 'every function of the documented API exists');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc AS p
-                 WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.proname <> 'membership_is_valid'
+                 WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.proname NOT IN (SELECT f.name FROM pg_temp.public_functions AS f)
                    AND pg_catalog.has_function_privilege('tap5_view_a', p.oid, 'EXECUTE')$$,
               $$SELECT pg_catalog.to_regprocedure('alert_grouping.' || a.sig)::text FROM pg_temp.api AS a$$,
               'a granted (mapped) role can execute exactly the documented API');
@@ -194,7 +200,8 @@ SELECT is_empty($$SELECT * FROM pg_temp.execute_mismatch(ARRAY['tap5_app'])$$,
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
      WHERE p.pronamespace = 'alert_grouping'::regnamespace
-       AND p.proname NOT IN ('membership_is_valid', 'member_project_array')  -- 02_functions_security
+       AND p.proname NOT IN ('member_project_array')  -- 02_functions_security
+       AND p.proname NOT IN (SELECT f.name FROM pg_temp.public_functions AS f)
        AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')$$,
     'no function of the schema is executable by PUBLIC');
 
@@ -205,7 +212,8 @@ SELECT lives_ok($$SELECT alert_grouping.revoke_access('tap5_revoked')$$, 'revoke
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
      WHERE p.pronamespace = 'alert_grouping'::regnamespace
-       AND p.proname NOT IN ('membership_is_valid', 'member_project_array')  -- PUBLIC's
+       AND p.proname NOT IN ('member_project_array')  -- PUBLIC's
+       AND p.proname NOT IN (SELECT f.name FROM pg_temp.public_functions AS f)
        AND pg_catalog.has_function_privilege('tap5_revoked', p.oid, 'EXECUTE')$$,
     'after revoke_access the role can execute no function of the schema');
 SELECT is_empty($$
