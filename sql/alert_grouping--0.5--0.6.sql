@@ -213,7 +213,9 @@ BEGIN
         layers := layers || pg_catalog.jsonb_build_array(layer);
     END LOOP;
     NEW.layers := layers;
-    NEW.updated_at := pg_catalog.now();
+    IF TG_OP = 'UPDATE' THEN
+        NEW.updated_at := pg_catalog.now();
+    END IF;
     RETURN NEW;
 END
 $$;
@@ -473,7 +475,9 @@ BEGIN
             END IF;
         END LOOP;
     END LOOP;
-    NEW.updated_at := pg_catalog.now();
+    IF TG_OP = 'UPDATE' THEN
+        NEW.updated_at := pg_catalog.now();
+    END IF;
     RETURN NEW;
 END
 $$;

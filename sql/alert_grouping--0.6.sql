@@ -4691,7 +4691,9 @@ BEGIN
         layers := layers || pg_catalog.jsonb_build_array(layer);
     END LOOP;
     NEW.layers := layers;
-    NEW.updated_at := pg_catalog.now();
+    IF TG_OP = 'UPDATE' THEN
+        NEW.updated_at := pg_catalog.now();
+    END IF;
     RETURN NEW;
 END
 $$;
@@ -4951,7 +4953,9 @@ BEGIN
             END IF;
         END LOOP;
     END LOOP;
-    NEW.updated_at := pg_catalog.now();
+    IF TG_OP = 'UPDATE' THEN
+        NEW.updated_at := pg_catalog.now();
+    END IF;
     RETURN NEW;
 END
 $$;
