@@ -4491,9 +4491,15 @@ UPDATE pg_catalog.pg_init_privs AS ip
 -- next_escalation_at: when the next step is due, NULL once the policy is done or stopped.
 DO $$
 BEGIN
+    -- The column, then its check by name: Citus takes no unnamed constraint with a column.
     EXECUTE 'ALTER TABLE alert_grouping.incidents '
-            'ADD COLUMN IF NOT EXISTS escalation_round integer NOT NULL DEFAULT 0 '
-            'CHECK (escalation_round >= 0)';
+            'ADD COLUMN IF NOT EXISTS escalation_round integer NOT NULL DEFAULT 0';
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS c
+                    WHERE c.conrelid = 'alert_grouping.incidents'::pg_catalog.regclass
+                      AND c.conname = 'incidents_escalation_round_check') THEN
+        EXECUTE 'ALTER TABLE alert_grouping.incidents ADD CONSTRAINT incidents_escalation_round_check '
+                'CHECK (escalation_round >= 0)';
+    END IF;
     -- Due rows only: a pass with nothing due costs one index probe, whatever is stored.
     EXECUTE 'CREATE INDEX IF NOT EXISTS incidents_next_escalation_idx '
             'ON alert_grouping.incidents (next_escalation_at) WHERE next_escalation_at IS NOT NULL';
@@ -4535,12 +4541,14 @@ CREATE INDEX on_call_overrides_schedule_idx
 -- A member of the project, for the validation of what names users.
 CREATE FUNCTION alert_grouping.is_project_member(project_id uuid, user_id uuid)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT EXISTS (SELECT 1 FROM alert_grouping.project_members AS m
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM alert_grouping.project_members AS m
                     WHERE m.project_id = is_project_member.project_id
                       AND m.user_id = is_project_member.user_id);
+END
 $$;
 
 -- A layer's rotation start: with an offset it is that instant; without one it is a wall-clock
@@ -5075,14 +5083,18 @@ $$;
 -- incident starts. One row per person paged (person NULL: the target reached nobody), with
 -- when the incident's next step is due after its last step here.
 CREATE FUNCTION alert_grouping.due_escalation_steps(project_id uuid, incident_ids uuid[],
-                                                    at timestamptz)
+                                                    at timestamptz, resolve_schedules boolean)
 RETURNS TABLE (incident_id uuid, status alert_grouping.incident_status, step integer,
                level integer, round integer, due_at timestamptz, next_at timestamptz,
-               last_step boolean, step_label text, target_ord integer, user_id uuid,
-               channel text, reason text)
-LANGUAGE sql STABLE
+               last_step boolean, step_label text, target_ord integer, target_type text,
+               schedule_id uuid, user_id uuid, channel text, reason text)
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    -- PL/pgSQL, not SQL: Citus plans no SQL function whose statement has parameters.
+    RETURN QUERY
     WITH due AS (
         SELECT i.id, i.status, i.next_escalation_at, i.escalation_policy_id AS policy_id,
                i.escalation_level, i.escalation_round
@@ -5131,18 +5143,18 @@ AS $$
                       d.next_escalation_at + pg_catalog.make_interval(mins => (nx.minute - cur.minute)::integer) AS next_at) AS s
          WHERE s.due_at <= due_escalation_steps.at)
     SELECT ds.id, ds.status, ds.step, ds.level, ds.round, ds.due_at, ds.next_at, ds.last_step,
-           ds.label, t.ord::integer, rcpt.user_id,
+           ds.label, t.ord::integer, t.tgt ->> 'type',
+           CASE WHEN t.tgt ->> 'type' = 'schedule' THEN (t.tgt ->> 'id')::uuid END, rcpt.user_id,
            COALESCE(t.tgt ->> 'channel', 'default'),
            CASE t.tgt ->> 'type'
                WHEN 'user' THEN 'directly'
                WHEN 'team' THEN pg_catalog.format('team "%s"', COALESCE(tm.name, t.tgt ->> 'id'))
                ELSE pg_catalog.format('on call for schedule "%s"', COALESCE(sc.name, t.tgt ->> 'id'))
            END
-           || CASE WHEN rcpt.user_id IS NULL THEN
-                  CASE t.tgt ->> 'type' WHEN 'user' THEN ': not a member any more'
-                                        WHEN 'team' THEN ': nobody in it'
-                                        ELSE ': nobody on call' END
-              ELSE '' END
+           || CASE WHEN rcpt.user_id IS NOT NULL OR (t.tgt ->> 'type' = 'schedule' AND NOT resolve_schedules) THEN ''
+                   WHEN t.tgt ->> 'type' = 'user' THEN ': not a member any more'
+                   WHEN t.tgt ->> 'type' = 'team' THEN ': nobody in it'
+                   ELSE ': nobody on call' END
       FROM due_steps AS ds
      CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(ds.targets) WITH ORDINALITY AS t(tgt, ord)
       LEFT JOIN alert_grouping.teams AS tm
@@ -5151,6 +5163,7 @@ AS $$
       LEFT JOIN alert_grouping.on_call_schedules AS sc
         ON t.tgt ->> 'type' = 'schedule' AND sc.project_id = due_escalation_steps.project_id
        AND sc.id = (t.tgt ->> 'id')::uuid
+      -- Who is on call for a schedule, unless the caller resolves it (see escalate_incidents).
       LEFT JOIN LATERAL (
             SELECT x.user_id
               FROM (SELECT (t.tgt ->> 'id')::uuid AS user_id WHERE t.tgt ->> 'type' = 'user'
@@ -5161,11 +5174,12 @@ AS $$
                     UNION ALL
                     SELECT oc.oc FROM alert_grouping.schedule_on_call(
                                due_escalation_steps.project_id, (t.tgt ->> 'id')::uuid, ds.due_at) AS oc(oc)
-                     WHERE t.tgt ->> 'type' = 'schedule') AS x
+                     WHERE t.tgt ->> 'type' = 'schedule' AND resolve_schedules) AS x
              WHERE EXISTS (SELECT 1 FROM alert_grouping.project_members AS pm
                             WHERE pm.project_id = due_escalation_steps.project_id
                               AND pm.user_id = x.user_id)) AS rcpt
-        ON true
+        ON true;
+END
 $$;
 
 -- Advances the given incidents of one project (locked by the caller) through every step due
@@ -5190,21 +5204,61 @@ DECLARE
     s_last boolean[];
     s_label text[];
     s_ord integer[];
+    s_type text[];
+    s_schedule uuid[];
     s_user uuid[];
     s_channel text[];
     s_reason text[];
     written uuid[];
     stopped record;
+    distributed constant boolean := alert_grouping.is_distributed();
 BEGIN
     SELECT pg_catalog.array_agg(d.incident_id), pg_catalog.array_agg(d.status), pg_catalog.array_agg(d.step),
            pg_catalog.array_agg(d.level), pg_catalog.array_agg(d.round), pg_catalog.array_agg(d.due_at),
            pg_catalog.array_agg(d.next_at), pg_catalog.array_agg(d.last_step), pg_catalog.array_agg(d.step_label),
-           pg_catalog.array_agg(d.target_ord), pg_catalog.array_agg(d.user_id), pg_catalog.array_agg(d.channel),
-           pg_catalog.array_agg(d.reason)
+           pg_catalog.array_agg(d.target_ord), pg_catalog.array_agg(d.target_type),
+           pg_catalog.array_agg(d.schedule_id), pg_catalog.array_agg(d.user_id),
+           pg_catalog.array_agg(d.channel), pg_catalog.array_agg(d.reason)
       INTO s_incident, s_status, s_step, s_level, s_round, s_due, s_next, s_last, s_label, s_ord,
-           s_user, s_channel, s_reason
+           s_type, s_schedule, s_user, s_channel, s_reason
       FROM alert_grouping.due_escalation_steps(escalate_incidents.project_id, incident_ids,
-                                               escalate_incidents.at) AS d;
+                                               escalate_incidents.at, NOT distributed) AS d;
+
+    -- On Citus, who is on call for the schedule targets (at each step's due time) is resolved
+    -- in a query of its own, which reads no table: the query above runs on the project's
+    -- shards, where a function reading distributed tables cannot run.
+    IF distributed THEN
+        SELECT pg_catalog.array_agg(x.incident_id), pg_catalog.array_agg(x.status),
+               pg_catalog.array_agg(x.step), pg_catalog.array_agg(x.level),
+               pg_catalog.array_agg(x.round), pg_catalog.array_agg(x.due_at),
+               pg_catalog.array_agg(x.next_at), pg_catalog.array_agg(x.last_step),
+               pg_catalog.array_agg(x.label), pg_catalog.array_agg(x.ord),
+               pg_catalog.array_agg(x.who), pg_catalog.array_agg(x.channel),
+               pg_catalog.array_agg(CASE WHEN x.who IS NOT NULL THEN x.reason
+                                         WHEN x.target_type = 'user' THEN x.reason || ': not a member any more'
+                                         WHEN x.target_type = 'team' THEN x.reason || ': nobody in it'
+                                         ELSE x.reason || ': nobody on call' END)
+          INTO s_incident, s_status, s_step, s_level, s_round, s_due, s_next, s_last, s_label, s_ord,
+               s_user, s_channel, s_reason
+          FROM (SELECT r.*, COALESCE(oc.user_id, r.user_id) AS who
+                  FROM ROWS FROM (pg_catalog.unnest(s_incident), pg_catalog.unnest(s_status),
+                                  pg_catalog.unnest(s_step), pg_catalog.unnest(s_level),
+                                  pg_catalog.unnest(s_round), pg_catalog.unnest(s_due),
+                                  pg_catalog.unnest(s_next), pg_catalog.unnest(s_last),
+                                  pg_catalog.unnest(s_label), pg_catalog.unnest(s_ord),
+                                  pg_catalog.unnest(s_type), pg_catalog.unnest(s_schedule),
+                                  pg_catalog.unnest(s_user), pg_catalog.unnest(s_channel),
+                                  pg_catalog.unnest(s_reason))
+                       AS r(incident_id, status, step, level, round, due_at, next_at, last_step, label,
+                            ord, target_type, schedule_id, user_id, channel, reason)
+                  LEFT JOIN LATERAL (
+                        SELECT u.u AS user_id
+                          FROM alert_grouping.schedule_on_call(escalate_incidents.project_id,
+                                                               r.schedule_id, r.due_at) AS u(u)
+                         WHERE r.schedule_id IS NOT NULL
+                           AND alert_grouping.is_project_member(escalate_incidents.project_id, u.u)) AS oc
+                    ON true) AS x;
+    END IF;
 
     -- One page per person and step, for the first target that reached them.
     WITH page AS (

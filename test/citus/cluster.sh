@@ -44,6 +44,10 @@ max_locks_per_transaction = 256
 max_prepared_transactions = 100
 wal_level = logical
 citus.log_remote_commands = off
+# Citus runs a maintenance daemon per database, alert_grouping its launcher and workers.
+max_worker_processes = 32
+# The maintenance worker serves no database unless a check names one (on the coordinator).
+alert_grouping.database_name = ''
 ${CITUS_EXTRA_CONF:-}
 CONF
     runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$CITUS_DIR/$node" \
