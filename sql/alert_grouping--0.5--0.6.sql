@@ -733,6 +733,7 @@ DECLARE
     s_reason text[];
     written uuid[];
     stopped record;
+    policy_exists boolean;
     distributed constant boolean := alert_grouping.is_distributed();
 BEGIN
     SELECT pg_catalog.array_agg(d.incident_id), pg_catalog.array_agg(d.status), pg_catalog.array_agg(d.step),
@@ -845,12 +846,15 @@ BEGIN
     LOOP
         CONTINUE WHEN stopped.acknowledged_at IS NOT NULL OR stopped.status = 'resolved'
                       OR stopped.escalation_policy_id IS NULL;
+        -- Read first: on Citus a statement reading a distributed table runs on its shard,
+        -- where add_incident_update could not write.
+        policy_exists := EXISTS (SELECT 1 FROM alert_grouping.escalation_policies AS p
+                                  WHERE p.project_id = escalate_incidents.project_id
+                                    AND p.id = stopped.escalation_policy_id);
         PERFORM alert_grouping.add_incident_update(
             escalate_incidents.project_id, stopped.id, escalate_incidents.at, stopped.status,
             'escalation_stopped',
-            CASE WHEN EXISTS (SELECT 1 FROM alert_grouping.escalation_policies AS p
-                               WHERE p.project_id = escalate_incidents.project_id
-                                 AND p.id = stopped.escalation_policy_id)
+            CASE WHEN policy_exists
                  THEN 'escalation stopped: its policy has no step after where it stood'
                  ELSE pg_catalog.format('escalation stopped: policy %s no longer exists',
                                         stopped.escalation_policy_id) END);

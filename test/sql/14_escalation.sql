@@ -73,7 +73,8 @@ SELECT * FROM public.pages;
 -- Every step in the timeline: who was paged, and why.
 SELECT u.at, u.kind, public.names(u.message) AS message
   FROM alert_grouping.incident_updates u JOIN alert_grouping.incidents i ON i.project_id = u.project_id AND i.id = u.incident_id
- WHERE i.incident_number = 1 AND i.project_id = '00000000-0000-0000-0000-000000000141' ORDER BY u.at, u.id;
+ WHERE i.incident_number = 1 AND i.project_id = '00000000-0000-0000-0000-000000000141'
+ ORDER BY u.at, u.kind <> 'opened', u.id;
 
 -- A late pass catches up on every step that became due, in one go.
 INSERT INTO alert_grouping.incidents (project_id, title, started_at, escalation_policy_id) VALUES
