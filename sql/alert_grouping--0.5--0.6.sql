@@ -106,7 +106,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    restoring boolean := pg_catalog.current_setting('alert_grouping.restoring', true) = 'on';
+    -- Unset (NULL) until the library is loaded in the session: not restoring.
+    restoring boolean := COALESCE(pg_catalog.current_setting('alert_grouping.restoring', true), 'off') = 'on';
     layer jsonb;
     layers jsonb := '[]';
     item jsonb;
@@ -392,7 +393,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    restoring boolean := pg_catalog.current_setting('alert_grouping.restoring', true) = 'on';
+    -- Unset (NULL) until the library is loaded in the session: not restoring.
+    restoring boolean := COALESCE(pg_catalog.current_setting('alert_grouping.restoring', true), 'off') = 'on';
     lvl jsonb;
     tgt jsonb;
     field text;
@@ -531,7 +533,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    restoring boolean := pg_catalog.current_setting('alert_grouping.restoring', true) = 'on';
+    -- Unset (NULL) until the library is loaded in the session: not restoring.
+    restoring boolean := COALESCE(pg_catalog.current_setting('alert_grouping.restoring', true), 'off') = 'on';
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NOT restoring THEN
