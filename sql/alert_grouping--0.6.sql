@@ -5080,12 +5080,24 @@ $$;
 ------------------------------------------------------------------------------------------
 -- process_escalations
 ------------------------------------------------------------------------------------------
--- The steps of the given due incidents of one project up to "at", and who each step pages.
+-- Where a due incident's escalation stands, as a pass reads and locks it.
+CREATE TYPE alert_grouping.escalation_position AS (
+    id uuid,
+    status alert_grouping.incident_status,
+    acknowledged_at timestamptz,
+    escalation_policy_id uuid,
+    escalation_level integer,
+    escalation_round integer,
+    next_escalation_at timestamptz
+);
+
+-- The steps of a batch of due incidents of one project up to "at", and who each step pages.
 -- A policy's steps run level 1 to n, then again from level 1 for repeat_count more rounds;
 -- step k+1 is due delay_minutes (of level k) after step k, and the first step when the
 -- incident starts. One row per person paged (person NULL: the target reached nobody), with
 -- when the incident's next step is due after its last step here.
-CREATE FUNCTION alert_grouping.due_escalation_steps(project_id uuid, incident_ids uuid[],
+CREATE FUNCTION alert_grouping.due_escalation_steps(project_id uuid,
+                                                    batch alert_grouping.escalation_position[],
                                                     at timestamptz, resolve_schedules boolean)
 RETURNS TABLE (incident_id uuid, status alert_grouping.incident_status, step integer,
                level integer, round integer, due_at timestamptz, next_at timestamptz,
@@ -5098,12 +5110,11 @@ AS $$
 BEGIN
     -- PL/pgSQL, not SQL: Citus plans no SQL function whose statement has parameters.
     RETURN QUERY
-    WITH due AS (
+    WITH due AS (  -- the batch as the caller read and locked it
         SELECT i.id, i.status, i.next_escalation_at, i.escalation_policy_id AS policy_id,
                i.escalation_level, i.escalation_round
-          FROM alert_grouping.incidents AS i
-         WHERE i.project_id = due_escalation_steps.project_id AND i.id = ANY (incident_ids)
-           AND i.next_escalation_at <= due_escalation_steps.at
+          FROM pg_catalog.unnest(batch) AS i
+         WHERE i.next_escalation_at <= due_escalation_steps.at
            AND i.acknowledged_at IS NULL AND i.status <> 'resolved'),
     policies AS (  -- the few policies of the due incidents, read once each
         SELECT p.id AS policy_id, p.name, p.levels, p.repeat_count,
@@ -5185,11 +5196,12 @@ BEGIN
 END
 $$;
 
--- Advances the given incidents of one project (locked by the caller) through every step due
+-- Advances a batch of incidents of one project (read and locked by the caller) through every step due
 -- by "at": the notifications (new ones only: the unique key), one timeline entry per step
 -- naming who was paged and why, and where each incident's escalation stands. Returns the
 -- ids of the notifications written.
-CREATE FUNCTION alert_grouping.escalate_incidents(project_id uuid, incident_ids uuid[],
+CREATE FUNCTION alert_grouping.escalate_incidents(project_id uuid,
+                                                  batch alert_grouping.escalation_position[],
                                                   at timestamptz)
 RETURNS uuid[]
 LANGUAGE plpgsql
@@ -5214,6 +5226,7 @@ DECLARE
     s_reason text[];
     written uuid[];
     stopped record;
+    stopped_ids uuid[];
     policy_exists boolean;
     distributed constant boolean := alert_grouping.is_distributed();
 BEGIN
@@ -5225,7 +5238,7 @@ BEGIN
            pg_catalog.array_agg(d.channel), pg_catalog.array_agg(d.reason)
       INTO s_incident, s_status, s_step, s_level, s_round, s_due, s_next, s_last, s_label, s_ord,
            s_type, s_schedule, s_user, s_channel, s_reason
-      FROM alert_grouping.due_escalation_steps(escalate_incidents.project_id, incident_ids,
+      FROM alert_grouping.due_escalation_steps(escalate_incidents.project_id, batch,
                                                escalate_incidents.at, NOT distributed) AS d;
 
     -- On Citus, who is on call for the schedule targets (at each step's due time) is resolved
@@ -5317,11 +5330,16 @@ BEGIN
                    AS r(incident_id, level, round, next_at, last_step)
              WHERE r.last_step) AS v
      WHERE i.project_id = escalate_incidents.project_id AND i.id = v.incident_id;
-    -- What is still due stopped escalating: acknowledged, resolved, its policy taken away, or
-    -- gone (which its timeline says), or left with no step at this position.
+    -- The rest of the batch stopped escalating: acknowledged, resolved, its policy taken away,
+    -- or gone (which its timeline says), or left with no step at this position.
+    stopped_ids := ARRAY(SELECT b.id FROM pg_catalog.unnest(batch) AS b
+                         EXCEPT SELECT pg_catalog.unnest(s_incident));
+    IF pg_catalog.cardinality(stopped_ids) = 0 THEN
+        RETURN COALESCE(written, '{}');
+    END IF;
     FOR stopped IN
         UPDATE alert_grouping.incidents AS i SET next_escalation_at = NULL
-         WHERE i.project_id = escalate_incidents.project_id AND i.id = ANY (incident_ids)
+         WHERE i.project_id = escalate_incidents.project_id AND i.id = ANY (stopped_ids)
            AND i.next_escalation_at <= escalate_incidents.at
         RETURNING i.id, i.status, i.acknowledged_at, i.escalation_policy_id
     LOOP
@@ -5356,7 +5374,14 @@ AS $$
 DECLARE
     batch_size constant integer := 5000;
     project uuid;
-    ids uuid[];
+    batch alert_grouping.escalation_position[];
+    b_id uuid[];
+    b_status alert_grouping.incident_status[];
+    b_acknowledged timestamptz[];
+    b_policy uuid[];
+    b_level integer[];
+    b_round integer[];
+    b_next timestamptz[];
     written uuid[];
     done uuid[] := '{}';
     total integer := 0;
@@ -5374,18 +5399,32 @@ BEGIN
         EXIT WHEN NOT FOUND;
         done := done || project;
         LOOP
-            ids := ARRAY(SELECT i.id FROM alert_grouping.incidents AS i
-                          WHERE i.project_id = project
-                            AND i.next_escalation_at <= process_escalations.at
-                          ORDER BY i.next_escalation_at, i.id
-                          LIMIT batch_size
-                          FOR NO KEY UPDATE SKIP LOCKED);
-            EXIT WHEN pg_catalog.cardinality(ids) = 0;
-            written := alert_grouping.escalate_incidents(project, ids, process_escalations.at);
+            -- Read with where each escalation stands, so that the steps need not read the
+            -- incidents again.
+            SELECT pg_catalog.array_agg(x.id), pg_catalog.array_agg(x.status),
+                   pg_catalog.array_agg(x.acknowledged_at), pg_catalog.array_agg(x.escalation_policy_id),
+                   pg_catalog.array_agg(x.escalation_level), pg_catalog.array_agg(x.escalation_round),
+                   pg_catalog.array_agg(x.next_escalation_at)
+              INTO b_id, b_status, b_acknowledged, b_policy, b_level, b_round, b_next
+              FROM (SELECT i.id, i.status, i.acknowledged_at, i.escalation_policy_id, i.escalation_level,
+                           i.escalation_round, i.next_escalation_at
+                      FROM alert_grouping.incidents AS i
+                     WHERE i.project_id = project
+                       AND i.next_escalation_at <= process_escalations.at
+                     ORDER BY i.next_escalation_at, i.id
+                     LIMIT batch_size
+                       FOR NO KEY UPDATE SKIP LOCKED) AS x;
+            EXIT WHEN b_id IS NULL;
+            batch := ARRAY(SELECT ROW(r.*)::alert_grouping.escalation_position
+                             FROM ROWS FROM (pg_catalog.unnest(b_id), pg_catalog.unnest(b_status),
+                                             pg_catalog.unnest(b_acknowledged), pg_catalog.unnest(b_policy),
+                                             pg_catalog.unnest(b_level), pg_catalog.unnest(b_round),
+                                             pg_catalog.unnest(b_next)) AS r);
+            written := alert_grouping.escalate_incidents(project, batch, process_escalations.at);
             PERFORM pg_catalog.pg_notify('alert_grouping_notifications', w::text)
                FROM pg_catalog.unnest(written) AS w;
             total := total + pg_catalog.cardinality(written);
-            EXIT WHEN pg_catalog.cardinality(ids) < batch_size;
+            EXIT WHEN pg_catalog.cardinality(batch) < batch_size;
         END LOOP;
     END LOOP;
     RETURN total;

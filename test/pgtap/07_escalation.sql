@@ -44,7 +44,7 @@ SELECT ok(NOT has_function_privilege('ag_t07_granted', f, 'EXECUTE'), format('%s
   FROM unnest(ARRAY['alert_grouping.process_escalations(timestamptz)', 'alert_grouping.run_maintenance(timestamptz)',
                     'alert_grouping.worker_pass(timestamptz,integer)',
                     'alert_grouping.record_worker_failure(timestamptz,text,text,integer,interval)',
-                    'alert_grouping.escalate_incidents(uuid,uuid[],timestamptz)']) AS f;
+                    'alert_grouping.escalate_incidents(uuid,alert_grouping.escalation_position[],timestamptz)']) AS f;
 SELECT ok(has_function_privilege('ag_t07_granted', 'alert_grouping.on_call_users(uuid,uuid,timestamptz)', 'EXECUTE'),
           'on_call_users is granted');
 SELECT ok(has_column_privilege('ag_t07_granted', 'alert_grouping.notifications', 'delivered_at', 'UPDATE')
