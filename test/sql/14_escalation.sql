@@ -168,5 +168,17 @@ SELECT project_id, incident_id, user_id, level, round, reason, due_at FROM alert
 SELECT count(*) AS notifications, count(DISTINCT (incident_id, level, round, user_id)) AS distinct_steps
   FROM alert_grouping.notifications WHERE project_id = '00000000-0000-0000-0000-000000000141';
 
+-- The worker's pass keeps its run history: a pass that acted is written, rows older than the
+-- history's days are pruned, a failure is recorded with its backoff.
+INSERT INTO alert_grouping.worker_runs (started_at, ok, result) VALUES
+    (now() - interval '91 days', true, '{}'), (now() - interval '89 days', true, '{}');
+SELECT alert_grouping.worker_pass(now(), 90) ? 'notifications' AS passed;
+SELECT count(*) FILTER (WHERE started_at < now() - interval '90 days') AS older_than_90_days,
+       count(*) FILTER (WHERE started_at < now() - interval '1 day') AS kept
+  FROM alert_grouping.worker_runs;
+SELECT alert_grouping.record_worker_failure(now(), '57014', 'canceling statement due to user request', 3, '8 seconds');
+SELECT ok, sqlstate, error, consecutive_failures, retry_after FROM alert_grouping.worker_runs WHERE NOT ok;
+DELETE FROM alert_grouping.worker_runs;
+
 DROP VIEW public.esc, public.pages;
 DROP FUNCTION public.who(uuid), public.names(text);
