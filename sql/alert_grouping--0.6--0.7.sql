@@ -1,0 +1,370 @@
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION alert_grouping UPDATE TO '0.7'" to load this file. \quit
+
+-- 0.7 (work in progress on branch issue10, not released): uptime, time-weighted to the
+-- second, with incremental hourly and daily rollups.
+
+------------------------------------------------------------------------------------------
+-- Uptime from raw check results
+------------------------------------------------------------------------------------------
+CREATE FUNCTION alert_grouping.multirange_seconds(m tstzmultirange) RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(pg_catalog.sum(EXTRACT(EPOCH FROM pg_catalog.upper(r) - pg_catalog.lower(r))), 0)
+      FROM pg_catalog.unnest(m) AS r;
+$$;
+
+-- Time-weighted uptime of a monitor over [from_ts, to_ts), from its raw check results: each
+-- check's state holds from its checked_at until the next check, at most two check intervals;
+-- time no check covers is unknown; time in a maintenance window of the monitor is
+-- maintenance, whatever the checks said. Exact to the microsecond (seconds as numeric).
+CREATE FUNCTION alert_grouping.uptime_seconds(project_id uuid, monitor_id uuid,
+                                              from_ts timestamptz, to_ts timestamptz,
+                                              OUT up_seconds numeric, OUT down_seconds numeric,
+                                              OUT maintenance_seconds numeric,
+                                              OUT unknown_seconds numeric,
+                                              OUT checks integer, OUT failures integer)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    hold interval;
+    span tstzmultirange;
+    maintenance tstzmultirange;
+    up tstzmultirange;
+    down tstzmultirange;
+BEGIN
+    IF from_ts IS NULL OR to_ts IS NULL OR NOT pg_catalog.isfinite(from_ts) OR NOT pg_catalog.isfinite(to_ts)
+       OR to_ts < from_ts THEN
+        RAISE EXCEPTION 'from_ts and to_ts must be finite times, from_ts not after to_ts'
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT 2 * m.check_interval INTO hold FROM alert_grouping.monitors AS m
+     WHERE m.project_id = uptime_seconds.project_id AND m.id = uptime_seconds.monitor_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'monitor % not found in project %', monitor_id, project_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    span := pg_catalog.tstzmultirange(pg_catalog.tstzrange(from_ts, to_ts, '[)'));
+    SELECT COALESCE(pg_catalog.range_agg(pg_catalog.tstzrange(w.starts_at, w.ends_at, '[)')),
+                    '{}'::tstzmultirange) * span
+      INTO maintenance
+      FROM alert_grouping.maintenance_windows AS w
+     WHERE w.project_id = uptime_seconds.project_id
+       AND (w.monitor_ids IS NULL OR uptime_seconds.monitor_id = ANY (w.monitor_ids))
+       AND w.starts_at < to_ts AND w.ends_at > from_ts;
+    -- The last check before the range (its state may hold into it) and the checks in it; of
+    -- two checks at the same time, a failure wins.
+    WITH c AS (
+        (SELECT r.checked_at, r.ok FROM alert_grouping.check_results AS r
+          WHERE r.project_id = uptime_seconds.project_id AND r.monitor_id = uptime_seconds.monitor_id
+            AND r.checked_at < from_ts AND r.checked_at >= from_ts - hold
+          ORDER BY r.checked_at DESC, r.ok LIMIT 1)
+        UNION ALL
+        (SELECT r.checked_at, r.ok FROM alert_grouping.check_results AS r
+          WHERE r.project_id = uptime_seconds.project_id AND r.monitor_id = uptime_seconds.monitor_id
+            AND r.checked_at >= from_ts AND r.checked_at < to_ts)),
+    held AS (
+        SELECT c.ok, c.checked_at >= from_ts AS counted,
+               pg_catalog.tstzrange(c.checked_at,
+                                    LEAST(pg_catalog.lead(c.checked_at) OVER w, c.checked_at + hold),
+                                    '[)') AS r
+          FROM c
+        WINDOW w AS (ORDER BY c.checked_at, c.ok DESC))
+    SELECT COALESCE(pg_catalog.range_agg(h.r) FILTER (WHERE h.ok), '{}'::tstzmultirange) * span - maintenance,
+           COALESCE(pg_catalog.range_agg(h.r) FILTER (WHERE NOT h.ok), '{}'::tstzmultirange) * span - maintenance,
+           pg_catalog.count(*) FILTER (WHERE h.counted),
+           pg_catalog.count(*) FILTER (WHERE h.counted AND NOT h.ok)
+      INTO up, down, checks, failures
+      FROM held AS h;
+    up_seconds := alert_grouping.multirange_seconds(up);
+    down_seconds := alert_grouping.multirange_seconds(down);
+    maintenance_seconds := alert_grouping.multirange_seconds(maintenance);
+    unknown_seconds := alert_grouping.multirange_seconds(span - up - down - maintenance);
+END
+$$;
+
+
+------------------------------------------------------------------------------------------
+-- Rollups
+------------------------------------------------------------------------------------------
+-- Hourly and daily buckets of uptime_seconds, exact: a bucket holds what uptime_seconds gives
+-- for its hour (or day) from the raw data as it was when the bucket was written.
+CREATE TABLE alert_grouping.uptime_rollups (
+    project_id uuid NOT NULL,
+    monitor_id uuid NOT NULL,
+    granularity text NOT NULL CHECK (granularity IN ('hour', 'day')),
+    bucket_start timestamptz NOT NULL,
+    up_seconds numeric NOT NULL,
+    down_seconds numeric NOT NULL,
+    maintenance_seconds numeric NOT NULL,
+    unknown_seconds numeric NOT NULL,
+    checks integer NOT NULL,
+    failures integer NOT NULL,
+    rolled_up_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, monitor_id, granularity, bucket_start)
+);
+
+-- Per monitor: every hour before rolled_up_until has its hourly bucket.
+CREATE TABLE alert_grouping.uptime_rollup_state (
+    project_id uuid NOT NULL,
+    monitor_id uuid NOT NULL,
+    rolled_up_until timestamptz NOT NULL,
+    PRIMARY KEY (project_id, monitor_id)
+);
+
+-- What arrived since the last rollup: the span of time whose uptime it may change (the check
+-- results of a statement, per monitor; a maintenance window written or removed, monitor_id
+-- NULL for all the project's monitors). Written in the writer's transaction, so nothing
+-- committed is missed, whatever its checked_at.
+CREATE TABLE alert_grouping.uptime_changes (
+    project_id uuid NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    monitor_id uuid NULL,
+    from_ts timestamptz NOT NULL,
+    to_ts timestamptz NOT NULL,
+    PRIMARY KEY (project_id, id)
+);
+
+CREATE FUNCTION alert_grouping.check_results_changed() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO alert_grouping.uptime_changes (project_id, monitor_id, from_ts, to_ts)
+    SELECT r.project_id, r.monitor_id, pg_catalog.min(r.checked_at), pg_catalog.max(r.checked_at)
+      FROM changed_rows AS r
+     GROUP BY r.project_id, r.monitor_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER check_results_inserted_uptime AFTER INSERT ON alert_grouping.check_results
+    REFERENCING NEW TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.check_results_changed();
+CREATE TRIGGER check_results_deleted_uptime AFTER DELETE ON alert_grouping.check_results
+    REFERENCING OLD TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.check_results_changed();
+
+CREATE FUNCTION alert_grouping.maintenance_windows_changed() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO alert_grouping.uptime_changes (project_id, monitor_id, from_ts, to_ts)
+        SELECT OLD.project_id, m, OLD.starts_at, OLD.ends_at
+          FROM pg_catalog.unnest(COALESCE(OLD.monitor_ids, ARRAY[NULL::uuid])) AS m;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO alert_grouping.uptime_changes (project_id, monitor_id, from_ts, to_ts)
+        SELECT NEW.project_id, m, NEW.starts_at, NEW.ends_at
+          FROM pg_catalog.unnest(COALESCE(NEW.monitor_ids, ARRAY[NULL::uuid])) AS m;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER maintenance_windows_changed_uptime
+    AFTER INSERT OR UPDATE OR DELETE ON alert_grouping.maintenance_windows
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.maintenance_windows_changed();
+
+-- The hour (or day) a time falls in, in UTC.
+CREATE FUNCTION alert_grouping.bucket_floor(t timestamptz, granularity text) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.timezone('UTC', pg_catalog.date_trunc(granularity, pg_catalog.timezone('UTC', t)));
+$$;
+
+-- Writes the hourly buckets of one monitor over [from_ts, to_ts) (whole hours) from the raw
+-- data, and the daily buckets of the days they fall in. Returns the buckets written.
+CREATE FUNCTION alert_grouping.write_rollups(project_id uuid, monitor_id uuid,
+                                             from_ts timestamptz, to_ts timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    hours integer;
+    days integer;
+BEGIN
+    IF from_ts >= to_ts THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO alert_grouping.uptime_rollups AS u
+        (project_id, monitor_id, granularity, bucket_start, up_seconds, down_seconds,
+         maintenance_seconds, unknown_seconds, checks, failures)
+    SELECT write_rollups.project_id, write_rollups.monitor_id, 'hour', h, s.up_seconds,
+           s.down_seconds, s.maintenance_seconds, s.unknown_seconds, s.checks, s.failures
+      FROM pg_catalog.generate_series(from_ts, to_ts - interval '1 hour', interval '1 hour') AS h,
+           LATERAL alert_grouping.uptime_seconds(write_rollups.project_id, write_rollups.monitor_id,
+                                                 h, h + interval '1 hour') AS s
+    ON CONFLICT (project_id, monitor_id, granularity, bucket_start) DO UPDATE
+       SET up_seconds = EXCLUDED.up_seconds, down_seconds = EXCLUDED.down_seconds,
+           maintenance_seconds = EXCLUDED.maintenance_seconds,
+           unknown_seconds = EXCLUDED.unknown_seconds, checks = EXCLUDED.checks,
+           failures = EXCLUDED.failures, rolled_up_at = EXCLUDED.rolled_up_at;
+    GET DIAGNOSTICS hours = ROW_COUNT;
+    -- A day's bucket: the sum of its hours rolled up so far.
+    INSERT INTO alert_grouping.uptime_rollups AS u
+        (project_id, monitor_id, granularity, bucket_start, up_seconds, down_seconds,
+         maintenance_seconds, unknown_seconds, checks, failures)
+    SELECT write_rollups.project_id, write_rollups.monitor_id, 'day', d.day,
+           pg_catalog.sum(r.up_seconds), pg_catalog.sum(r.down_seconds),
+           pg_catalog.sum(r.maintenance_seconds), pg_catalog.sum(r.unknown_seconds),
+           pg_catalog.sum(r.checks), pg_catalog.sum(r.failures)
+      FROM pg_catalog.generate_series(alert_grouping.bucket_floor(from_ts, 'day'),
+                                      to_ts - interval '1 hour', interval '1 day') AS d(day)
+      JOIN alert_grouping.uptime_rollups AS r
+        ON r.project_id = write_rollups.project_id AND r.monitor_id = write_rollups.monitor_id
+       AND r.granularity = 'hour' AND r.bucket_start >= d.day AND r.bucket_start < d.day + interval '1 day'
+     GROUP BY d.day
+    ON CONFLICT (project_id, monitor_id, granularity, bucket_start) DO UPDATE
+       SET up_seconds = EXCLUDED.up_seconds, down_seconds = EXCLUDED.down_seconds,
+           maintenance_seconds = EXCLUDED.maintenance_seconds,
+           unknown_seconds = EXCLUDED.unknown_seconds, checks = EXCLUDED.checks,
+           failures = EXCLUDED.failures, rolled_up_at = EXCLUDED.rolled_up_at;
+    GET DIAGNOSTICS days = ROW_COUNT;
+    RETURN hours + days;
+END
+$$;
+
+-- Brings the rollups up to date as of "at": the hours that changed since the last run (late
+-- results correct the buckets they fall in, and those their state carries into), then the
+-- hours completed since (every monitor with results). Reads only what arrived since the last
+-- run and the hours it touches; a second run with nothing new does nothing and returns 0.
+-- Returns the buckets written.
+CREATE FUNCTION alert_grouping.rollup_uptime(at timestamptz DEFAULT pg_catalog.now())
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target constant timestamptz := alert_grouping.bucket_floor(at, 'hour');
+    ch record;
+    st record;
+    written integer := 0;
+BEGIN
+    IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time' USING ERRCODE = '22023';
+    END IF;
+    -- Monitors whose first results arrived: their rollups start at their first result's hour.
+    INSERT INTO alert_grouping.uptime_rollup_state AS s (project_id, monitor_id, rolled_up_until)
+    SELECT DISTINCT ON (c.project_id, c.monitor_id) c.project_id, c.monitor_id,
+           alert_grouping.bucket_floor(first_check.t, 'hour')
+      FROM alert_grouping.uptime_changes AS c
+     CROSS JOIN LATERAL (SELECT pg_catalog.min(r.checked_at) AS t FROM alert_grouping.check_results AS r
+                          WHERE r.project_id = c.project_id AND r.monitor_id = c.monitor_id) AS first_check
+     WHERE c.monitor_id IS NOT NULL AND first_check.t IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM alert_grouping.uptime_rollup_state AS x
+                        WHERE x.project_id = c.project_id AND x.monitor_id = c.monitor_id)
+    ON CONFLICT (project_id, monitor_id) DO NOTHING;
+
+    -- What changed in hours already rolled up: those hours again.
+    FOR ch IN
+        WITH taken AS (DELETE FROM alert_grouping.uptime_changes AS c RETURNING c.*),
+        spans AS (
+            SELECT s.project_id, s.monitor_id, s.rolled_up_until,
+                   alert_grouping.bucket_floor(t.from_ts - 2 * m.check_interval, 'hour') AS from_hour,
+                   LEAST(alert_grouping.bucket_floor(t.to_ts + 2 * m.check_interval, 'hour') + interval '1 hour',
+                         s.rolled_up_until) AS to_hour
+              FROM taken AS t
+              JOIN alert_grouping.uptime_rollup_state AS s
+                ON s.project_id = t.project_id AND (t.monitor_id IS NULL OR s.monitor_id = t.monitor_id)
+              JOIN alert_grouping.monitors AS m ON m.project_id = s.project_id AND m.id = s.monitor_id)
+        -- Overlapping spans of one monitor once.
+        SELECT g.project_id, g.monitor_id, pg_catalog.lower(r) AS from_hour, pg_catalog.upper(r) AS to_hour
+          FROM (SELECT sp.project_id, sp.monitor_id,
+                       pg_catalog.range_agg(pg_catalog.tstzrange(sp.from_hour, sp.to_hour, '[)')) AS hours
+                  FROM spans AS sp WHERE sp.from_hour < sp.to_hour
+                 GROUP BY sp.project_id, sp.monitor_id) AS g,
+               pg_catalog.unnest(g.hours) AS r
+    LOOP
+        written := written + alert_grouping.write_rollups(ch.project_id, ch.monitor_id, ch.from_hour, ch.to_hour);
+    END LOOP;
+
+    -- The hours completed since the last run.
+    FOR st IN SELECT s.project_id, s.monitor_id, s.rolled_up_until
+                FROM alert_grouping.uptime_rollup_state AS s
+               WHERE s.rolled_up_until < target
+               ORDER BY s.project_id, s.monitor_id
+                 FOR UPDATE SKIP LOCKED
+    LOOP
+        written := written + alert_grouping.write_rollups(st.project_id, st.monitor_id, st.rolled_up_until, target);
+        UPDATE alert_grouping.uptime_rollup_state AS s SET rolled_up_until = target
+         WHERE s.project_id = st.project_id AND s.monitor_id = st.monitor_id;
+    END LOOP;
+    RETURN written;
+END
+$$;
+
+-- Uptime of a monitor over [from_ts, to_ts): up / (up + down), maintenance and unknown time
+-- left out; NULL when nothing is known. The hours rolled up come from the rollups (whole days
+-- from the daily ones), the rest from the raw data; the answer is the raw data's exactly (a
+-- change not rolled up yet makes it read the raw data).
+CREATE FUNCTION alert_grouping.uptime(project_id uuid, monitor_id uuid, from_ts timestamptz,
+                                      to_ts timestamptz)
+RETURNS numeric
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+    up numeric := 0;
+    down numeric := 0;
+    until timestamptz;
+    first_bucket timestamptz;
+    hold interval;
+    h1 timestamptz;
+    h2 timestamptz;
+    d1 timestamptz;
+    d2 timestamptz;
+BEGIN
+    IF from_ts IS NULL OR to_ts IS NULL OR NOT pg_catalog.isfinite(from_ts) OR NOT pg_catalog.isfinite(to_ts)
+       OR to_ts < from_ts THEN
+        RAISE EXCEPTION 'from_ts and to_ts must be finite times, from_ts not after to_ts'
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT 2 * m.check_interval INTO hold FROM alert_grouping.monitors AS m
+     WHERE m.project_id = uptime.project_id AND m.id = uptime.monitor_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'monitor % not found in project %', monitor_id, project_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    SELECT st.rolled_up_until INTO until FROM alert_grouping.uptime_rollup_state AS st
+     WHERE st.project_id = uptime.project_id AND st.monitor_id = uptime.monitor_id;
+    SELECT r.bucket_start INTO first_bucket FROM alert_grouping.uptime_rollups AS r
+     WHERE r.project_id = uptime.project_id AND r.monitor_id = uptime.monitor_id AND r.granularity = 'hour'
+     ORDER BY r.bucket_start LIMIT 1;
+    h1 := GREATEST(alert_grouping.bucket_floor(from_ts + interval '1 hour' - interval '1 microsecond', 'hour'), first_bucket);
+    h2 := LEAST(alert_grouping.bucket_floor(to_ts, 'hour'), until);
+    IF until IS NULL OR h1 IS NULL OR h1 >= h2
+       OR EXISTS (SELECT 1 FROM alert_grouping.uptime_changes AS c
+                   WHERE c.project_id = uptime.project_id
+                     AND (c.monitor_id IS NULL OR c.monitor_id = uptime.monitor_id)
+                     AND c.from_ts - hold < h2 AND c.to_ts + hold >= h1) THEN
+        s := alert_grouping.uptime_seconds(project_id, monitor_id, from_ts, to_ts);
+        RETURN CASE WHEN s.up_seconds + s.down_seconds > 0
+                    THEN s.up_seconds / (s.up_seconds + s.down_seconds) END;
+    END IF;
+    s := alert_grouping.uptime_seconds(project_id, monitor_id, from_ts, h1);
+    up := up + s.up_seconds; down := down + s.down_seconds;
+    s := alert_grouping.uptime_seconds(project_id, monitor_id, h2, to_ts);
+    up := up + s.up_seconds; down := down + s.down_seconds;
+    d1 := alert_grouping.bucket_floor(h1 + interval '1 day' - interval '1 microsecond', 'day');
+    d2 := alert_grouping.bucket_floor(h2, 'day');
+    SELECT up + COALESCE(pg_catalog.sum(r.up_seconds), 0), down + COALESCE(pg_catalog.sum(r.down_seconds), 0)
+      INTO up, down
+      FROM alert_grouping.uptime_rollups AS r
+     WHERE r.project_id = uptime.project_id AND r.monitor_id = uptime.monitor_id
+       AND ((d1 < d2 AND r.granularity = 'day' AND r.bucket_start >= d1 AND r.bucket_start < d2)
+            OR (r.granularity = 'hour' AND r.bucket_start >= h1 AND r.bucket_start < h2
+                AND NOT (d1 < d2 AND r.bucket_start >= d1 AND r.bucket_start < d2)));
+    RETURN CASE WHEN up + down > 0 THEN up / (up + down) END;
+END
+$$;
