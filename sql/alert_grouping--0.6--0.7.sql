@@ -288,13 +288,20 @@ BEGIN
         written := written + alert_grouping.write_rollups(ch.project_id, ch.monitor_id, ch.from_hour, ch.to_hour);
     END LOOP;
 
-    -- The hours completed since the last run.
-    FOR st IN SELECT s.project_id, s.monitor_id, s.rolled_up_until
+    -- The hours completed since the last run. A monitor deleted since has its state let go.
+    FOR st IN SELECT s.project_id, s.monitor_id, s.rolled_up_until,
+                     EXISTS (SELECT 1 FROM alert_grouping.monitors AS m
+                              WHERE m.project_id = s.project_id AND m.id = s.monitor_id) AS monitor_exists
                 FROM alert_grouping.uptime_rollup_state AS s
                WHERE s.rolled_up_until < target
                ORDER BY s.project_id, s.monitor_id
                  FOR UPDATE SKIP LOCKED
     LOOP
+        IF NOT st.monitor_exists THEN
+            DELETE FROM alert_grouping.uptime_rollup_state AS s
+             WHERE s.project_id = st.project_id AND s.monitor_id = st.monitor_id;
+            CONTINUE;
+        END IF;
         written := written + alert_grouping.write_rollups(st.project_id, st.monitor_id, st.rolled_up_until, target);
         UPDATE alert_grouping.uptime_rollup_state AS s SET rolled_up_until = target
          WHERE s.project_id = st.project_id AND s.monitor_id = st.monitor_id;
@@ -366,5 +373,119 @@ BEGIN
             OR (r.granularity = 'hour' AND r.bucket_start >= h1 AND r.bucket_start < h2
                 AND NOT (d1 < d2 AND r.bucket_start >= d1 AND r.bucket_start < d2)));
     RETURN CASE WHEN up + down > 0 THEN up / (up + down) END;
+END
+$$;
+
+CREATE INDEX uptime_rollup_state_until_idx ON alert_grouping.uptime_rollup_state (rolled_up_until);
+
+------------------------------------------------------------------------------------------
+-- run_maintenance: the rollups too
+------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION alert_grouping.run_maintenance(at timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep record;
+    timeout integer;
+    due timestamptz;
+    n integer;
+    delayed_resolved integer := 0;
+    inactive_resolved integer := 0;
+    rescheduled integer := 0;
+    cleared integer := 0;
+    notified integer;
+    buckets integer;
+    partitions text[];
+BEGIN
+    IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time' USING ERRCODE = '22023';
+    END IF;
+    -- Resolve delays. Each update checks again what it read, so two passes at once act once.
+    FOR ep IN SELECT e.project_id, e.id, e.resolve_due_at
+                FROM alert_grouping.episodes AS e
+               WHERE e.resolve_due_at <= run_maintenance.at
+               ORDER BY e.resolve_due_at, e.project_id, e.id
+    LOOP
+        UPDATE alert_grouping.episodes AS e
+           SET state = 'resolved', resolved_at = e.resolve_due_at, resolve_due_at = NULL
+         WHERE e.project_id = ep.project_id AND e.id = ep.id
+           AND e.resolve_due_at <= run_maintenance.at AND e.state <> 'resolved'
+           AND e.active_alert_count = 0;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n = 1 THEN
+            PERFORM alert_grouping.add_episode_event(
+                ep.project_id, ep.id, ep.resolve_due_at, 'resolved',
+                pg_catalog.jsonb_build_object('reason', 'all_alerts_resolved', 'after_delay', true));
+            delayed_resolved := delayed_resolved + 1;
+        ELSE
+            UPDATE alert_grouping.episodes AS e SET resolve_due_at = NULL
+             WHERE e.project_id = ep.project_id AND e.id = ep.id
+               AND e.resolve_due_at <= run_maintenance.at;
+        END IF;
+    END LOOP;
+
+    -- Inactivity timeouts.
+    FOR ep IN SELECT e.project_id, e.id, e.state, e.last_activity_at, e.inactivity_check_at,
+                     r.episode_config AS cfg
+                FROM alert_grouping.episodes AS e
+                LEFT JOIN alert_grouping.grouping_rules AS r
+                  ON r.project_id = e.project_id AND r.id = e.rule_id
+               WHERE e.inactivity_check_at <= run_maintenance.at
+               ORDER BY e.inactivity_check_at, e.project_id, e.id
+    LOOP
+        timeout := (ep.cfg ->> 'inactivity_timeout_minutes')::integer;
+        due := ep.last_activity_at + pg_catalog.make_interval(mins => timeout);
+        IF ep.state = 'resolved' OR timeout IS NULL THEN
+            UPDATE alert_grouping.episodes AS e SET inactivity_check_at = NULL
+             WHERE e.project_id = ep.project_id AND e.id = ep.id
+               AND e.inactivity_check_at = ep.inactivity_check_at;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            cleared := cleared + n;
+        ELSIF due > run_maintenance.at THEN
+            UPDATE alert_grouping.episodes AS e SET inactivity_check_at = due
+             WHERE e.project_id = ep.project_id AND e.id = ep.id
+               AND e.inactivity_check_at = ep.inactivity_check_at;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            rescheduled := rescheduled + n;
+        ELSE
+            -- The episode first, so that its member trigger does not resolve it again.
+            UPDATE alert_grouping.episodes AS e
+               SET state = 'resolved', resolved_at = due, inactivity_check_at = NULL,
+                   resolve_due_at = NULL
+             WHERE e.project_id = ep.project_id AND e.id = ep.id
+               AND e.inactivity_check_at = ep.inactivity_check_at AND e.state <> 'resolved'
+               AND e.last_activity_at = ep.last_activity_at;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            CONTINUE WHEN n = 0;
+            UPDATE alert_grouping.alerts AS a
+               SET state = 'resolved', resolved_at = due
+             WHERE a.project_id = ep.project_id AND a.episode_id = ep.id AND a.state <> 'resolved';
+            GET DIAGNOSTICS n = ROW_COUNT;
+            PERFORM alert_grouping.add_episode_event(
+                ep.project_id, ep.id, due, 'resolved',
+                pg_catalog.jsonb_build_object('reason', 'inactivity_timeout',
+                                              'inactivity_timeout_minutes', timeout,
+                                              'last_activity_at', ep.last_activity_at,
+                                              'alerts_resolved', n));
+            inactive_resolved := inactive_resolved + 1;
+        END IF;
+    END LOOP;
+
+    -- After the resolves above, which stop the escalation of their incidents.
+    notified := alert_grouping.process_escalations(run_maintenance.at);
+    buckets := alert_grouping.rollup_uptime(run_maintenance.at);
+
+    partitions := alert_grouping.create_check_partitions(run_maintenance.at);
+    RETURN pg_catalog.jsonb_build_object(
+        'at', run_maintenance.at,
+        'episodes_resolved_after_delay', delayed_resolved,
+        'episodes_resolved_inactive', inactive_resolved,
+        'inactivity_checks_moved', rescheduled,
+        'inactivity_checks_cleared', cleared,
+        'notifications', notified,
+        'uptime_buckets', buckets,
+        'check_partitions_created', pg_catalog.to_jsonb(partitions));
 END
 $$;
