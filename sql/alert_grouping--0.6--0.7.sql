@@ -379,6 +379,107 @@ $$;
 CREATE INDEX uptime_rollup_state_until_idx ON alert_grouping.uptime_rollup_state (rolled_up_until);
 
 ------------------------------------------------------------------------------------------
+-- Retention
+------------------------------------------------------------------------------------------
+CREATE INDEX uptime_rollups_age_idx ON alert_grouping.uptime_rollups (granularity, bucket_start);
+CREATE INDEX notifications_created_idx ON alert_grouping.notifications (created_at);
+
+-- A retention period in days: the setting (alert_grouping.<name>_retention_days, defined when
+-- the library is loaded), else its default.
+CREATE FUNCTION alert_grouping.retention_days(name text, default_days integer) RETURNS integer
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v text := pg_catalog.current_setting('alert_grouping.' || name, true);
+BEGIN
+    RETURN COALESCE(NULLIF(v, '')::integer, default_days);
+END
+$$;
+
+-- Layered retention as of "at": raw check results older than check_results_retention_days
+-- (30) go by whole daily partitions, and only once every monitor is rolled up past them (the
+-- rollups are brought up to date first, under the partition's lock, so that no result is
+-- dropped before it is rolled up); hourly rollups older than hourly_rollups_retention_days
+-- (90), daily ones older than daily_rollups_retention_days (365), notifications older than
+-- notifications_retention_days (90) and the worker's run history older than
+-- run_history_days (90) are deleted.
+CREATE FUNCTION alert_grouping.cleanup(at timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    raw_cutoff constant timestamptz := at - pg_catalog.make_interval(
+        days => alert_grouping.retention_days('check_results_retention_days', 30));
+    hourly_cutoff constant timestamptz := at - pg_catalog.make_interval(
+        days => alert_grouping.retention_days('hourly_rollups_retention_days', 90));
+    daily_cutoff constant timestamptz := at - pg_catalog.make_interval(
+        days => alert_grouping.retention_days('daily_rollups_retention_days', 365));
+    notifications_cutoff constant timestamptz := at - pg_catalog.make_interval(
+        days => alert_grouping.retention_days('notifications_retention_days', 90));
+    history_cutoff constant timestamptz := at - pg_catalog.make_interval(
+        days => alert_grouping.retention_days('run_history_days', 90));
+    p record;
+    dropped text[] := '{}';
+    kept text[] := '{}';
+    n_default bigint;
+    n_hourly bigint;
+    n_daily bigint;
+    n_notifications bigint;
+    n_history bigint;
+BEGIN
+    IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time' USING ERRCODE = '22023';
+    END IF;
+    FOR p IN SELECT c.relname::text AS name,
+                    pg_catalog.to_timestamp(pg_catalog.substr(c.relname, 15), 'YYYYMMDD')::timestamp
+                        AT TIME ZONE 'UTC' + interval '1 day' AS upper_bound
+               FROM pg_catalog.pg_inherits AS i JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'alert_grouping.check_results'::pg_catalog.regclass
+                AND c.relname ~ '^check_results_[0-9]{8}$'
+              ORDER BY c.relname
+    LOOP
+        CONTINUE WHEN p.upper_bound > raw_cutoff;
+        -- No result can arrive in it from here on; then what arrived is rolled up.
+        EXECUTE pg_catalog.format('LOCK TABLE alert_grouping.%I IN ACCESS EXCLUSIVE MODE', p.name);
+        PERFORM alert_grouping.rollup_uptime(at);
+        IF EXISTS (SELECT 1 FROM alert_grouping.uptime_rollup_state AS s WHERE s.rolled_up_until < p.upper_bound)
+           OR EXISTS (SELECT 1 FROM alert_grouping.uptime_changes AS c WHERE c.from_ts < p.upper_bound) THEN
+            kept := kept || p.name;
+            CONTINUE;
+        END IF;
+        EXECUTE pg_catalog.format('DROP TABLE alert_grouping.%I', p.name);
+        dropped := dropped || p.name;
+    END LOOP;
+    -- Old rows outside the daily partitions: deleted, once rolled up.
+    DELETE FROM alert_grouping.check_results_default AS d
+     WHERE d.checked_at < LEAST(raw_cutoff, (SELECT COALESCE(pg_catalog.min(s.rolled_up_until), raw_cutoff)
+                                                FROM alert_grouping.uptime_rollup_state AS s))
+       AND NOT EXISTS (SELECT 1 FROM alert_grouping.uptime_changes AS c
+                        WHERE c.project_id = d.project_id AND c.monitor_id = d.monitor_id);
+    GET DIAGNOSTICS n_default = ROW_COUNT;
+    DELETE FROM alert_grouping.uptime_rollups AS r WHERE r.granularity = 'hour' AND r.bucket_start < hourly_cutoff;
+    GET DIAGNOSTICS n_hourly = ROW_COUNT;
+    DELETE FROM alert_grouping.uptime_rollups AS r WHERE r.granularity = 'day' AND r.bucket_start < daily_cutoff;
+    GET DIAGNOSTICS n_daily = ROW_COUNT;
+    DELETE FROM alert_grouping.notifications AS n WHERE n.created_at < notifications_cutoff;
+    GET DIAGNOSTICS n_notifications = ROW_COUNT;
+    DELETE FROM alert_grouping.worker_runs AS w WHERE w.started_at < history_cutoff;
+    GET DIAGNOSTICS n_history = ROW_COUNT;
+    RETURN pg_catalog.jsonb_build_object(
+        'at', at,
+        'check_partitions_dropped', pg_catalog.to_jsonb(dropped),
+        'check_partitions_kept_until_rolled_up', pg_catalog.to_jsonb(kept),
+        'check_results_deleted', n_default,
+        'hourly_rollups_deleted', n_hourly,
+        'daily_rollups_deleted', n_daily,
+        'notifications_deleted', n_notifications,
+        'worker_runs_deleted', n_history);
+END
+$$;
+
+------------------------------------------------------------------------------------------
 -- run_maintenance: the rollups too
 ------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION alert_grouping.run_maintenance(at timestamptz DEFAULT pg_catalog.now())
@@ -397,6 +498,7 @@ DECLARE
     cleared integer := 0;
     notified integer;
     buckets integer;
+    retention jsonb;
     partitions text[];
 BEGIN
     IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
@@ -476,6 +578,7 @@ BEGIN
     -- After the resolves above, which stop the escalation of their incidents.
     notified := alert_grouping.process_escalations(run_maintenance.at);
     buckets := alert_grouping.rollup_uptime(run_maintenance.at);
+    retention := alert_grouping.cleanup(run_maintenance.at) - 'at';
 
     partitions := alert_grouping.create_check_partitions(run_maintenance.at);
     RETURN pg_catalog.jsonb_build_object(
@@ -486,6 +589,8 @@ BEGIN
         'inactivity_checks_cleared', cleared,
         'notifications', notified,
         'uptime_buckets', buckets,
+        'retention', retention,
         'check_partitions_created', pg_catalog.to_jsonb(partitions));
 END
 $$;
+

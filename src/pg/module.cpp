@@ -25,6 +25,35 @@ namespace {
 char *user_id_guc = nullptr;
 char *incident_reason_guc = nullptr;  // read through current_setting() by the incident triggers
 
+// Read by alert_grouping.cleanup() through current_setting(), with the same defaults when the
+// library is not loaded.
+int check_results_retention_days = 30;
+int hourly_rollups_retention_days = 90;
+int daily_rollups_retention_days = 365;
+int notifications_retention_days = 90;
+
+void define_retention_settings() {
+  struct Setting {
+    const char *name;
+    const char *what;
+    int *value;
+    int default_days;
+  };
+  static const Setting settings[] = {
+      {"alert_grouping.check_results_retention_days", "Days cleanup() keeps raw check results.",
+       &check_results_retention_days, 30},
+      {"alert_grouping.hourly_rollups_retention_days",
+       "Days cleanup() keeps hourly uptime rollups.", &hourly_rollups_retention_days, 90},
+      {"alert_grouping.daily_rollups_retention_days", "Days cleanup() keeps daily uptime rollups.",
+       &daily_rollups_retention_days, 365},
+      {"alert_grouping.notifications_retention_days", "Days cleanup() keeps notifications.",
+       &notifications_retention_days, 90},
+  };
+  for (const auto &s : settings)
+    DefineCustomIntVariable(s.name, s.what, nullptr, s.value, s.default_days, 1, 36500, PGC_SUSET,
+                            0, nullptr, nullptr, nullptr);
+}
+
 // The core's long loops call this: a pending cancel or timeout becomes a C++ exception that
 // unwinds the core and is raised again as the PostgreSQL error it was.
 void check_for_interrupts() {
@@ -55,6 +84,7 @@ void _PG_init(void) {
       &incident_reason_guc, "", PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, nullptr,
       nullptr, nullptr);
   ag::pg::define_worker_settings();
+  define_retention_settings();
   MarkGUCPrefixReserved("alert_grouping");
   ag::set_interrupt_check(check_for_interrupts);
   ag::pg::register_config_invalidation();
