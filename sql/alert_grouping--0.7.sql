@@ -6127,12 +6127,7 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER check_results_inserted_uptime AFTER INSERT ON alert_grouping.check_results
-    REFERENCING NEW TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.check_results_changed();
-CREATE TRIGGER check_results_deleted_uptime AFTER DELETE ON alert_grouping.check_results
-    REFERENCING OLD TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.check_results_changed();
+-- (its trigger: add_0_7_triggers_and_keys, at the end)
 
 CREATE FUNCTION alert_grouping.maintenance_windows_changed() RETURNS trigger
 LANGUAGE plpgsql
@@ -6154,9 +6149,7 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER maintenance_windows_changed_uptime
-    AFTER INSERT OR UPDATE OR DELETE ON alert_grouping.maintenance_windows
-    FOR EACH ROW EXECUTE FUNCTION alert_grouping.maintenance_windows_changed();
+-- (its trigger: add_0_7_triggers_and_keys, at the end)
 
 -- The hour (or day) a time falls in, in UTC.
 CREATE FUNCTION alert_grouping.bucket_floor(t timestamptz, granularity text) RETURNS timestamptz
@@ -6466,6 +6459,177 @@ END
 $$;
 
 ------------------------------------------------------------------------------------------
+-- Status page components
+------------------------------------------------------------------------------------------
+-- A component's monitors are the monitors whose component_id names it. Its status, from the
+-- statuses of its monitors (a monitor in a maintenance window counts as in maintenance):
+--   worst:       major_outage when any monitor is down;
+--   majority:    major_outage when more than half are down, partial_outage when some are;
+--   any_failure: partial_outage when any is down, major_outage when all are;
+-- under_maintenance when every monitor is in maintenance, unknown when it has none,
+-- operational otherwise. Every change is a row of status_page_component_history.
+CREATE TABLE alert_grouping.status_page_components (
+    project_id uuid NOT NULL,  -- references projects (id): see add_0_7_triggers_and_keys
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    name text NOT NULL CHECK (pg_catalog.length(name) BETWEEN 1 AND 200),
+    description text NULL,
+    aggregation text NOT NULL DEFAULT 'worst' CHECK (aggregation IN ('worst', 'majority', 'any_failure')),
+    status text NOT NULL DEFAULT 'unknown'
+        CHECK (status IN ('operational', 'partial_outage', 'major_outage', 'under_maintenance', 'unknown')),
+    status_since timestamptz NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, id)
+);
+
+CREATE TABLE alert_grouping.status_page_component_history (
+    project_id uuid NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    component_id uuid NOT NULL,
+    status text NOT NULL,
+    since timestamptz NOT NULL,
+    monitors_down integer NOT NULL,
+    monitors_in_maintenance integer NOT NULL,
+    monitors integer NOT NULL,
+    PRIMARY KEY (project_id, id),
+    FOREIGN KEY (project_id, component_id)
+        REFERENCES alert_grouping.status_page_components (project_id, id) ON DELETE CASCADE
+);
+CREATE INDEX status_page_component_history_idx
+    ON alert_grouping.status_page_component_history (project_id, component_id, since);
+
+-- Recomputes the status of a project's components (all of them when component_ids is NULL)
+-- as of "at", writing the changes and their history. Returns the components that changed.
+CREATE FUNCTION alert_grouping.refresh_component_status(project_id uuid, component_ids uuid[],
+                                                        at timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    previous record;
+    changed integer := 0;
+BEGIN
+    FOR c IN
+        SELECT sc.id, sc.status AS old_status, x.total, x.down, x.maintenance,
+               CASE WHEN x.total = 0 THEN 'unknown'
+                    WHEN x.maintenance = x.total THEN 'under_maintenance'
+                    WHEN x.down = 0 THEN 'operational'
+                    WHEN sc.aggregation = 'worst' THEN 'major_outage'
+                    WHEN sc.aggregation = 'majority' THEN
+                         CASE WHEN x.down * 2 > x.total - x.maintenance THEN 'major_outage' ELSE 'partial_outage' END
+                    ELSE CASE WHEN x.down = x.total - x.maintenance THEN 'major_outage' ELSE 'partial_outage' END
+               END AS new_status
+          FROM alert_grouping.status_page_components AS sc
+         CROSS JOIN LATERAL (
+               SELECT pg_catalog.count(*) AS total,
+                      pg_catalog.count(*) FILTER (WHERE m.in_maintenance) AS maintenance,
+                      pg_catalog.count(*) FILTER (WHERE NOT m.in_maintenance AND m.status = 'down') AS down
+                 FROM (SELECT mo.status,
+                              EXISTS (SELECT 1 FROM alert_grouping.maintenance_windows AS w
+                                       WHERE w.project_id = refresh_component_status.project_id
+                                         AND (w.monitor_ids IS NULL OR mo.id = ANY (w.monitor_ids))
+                                         AND w.starts_at <= refresh_component_status.at
+                                         AND w.ends_at > refresh_component_status.at) AS in_maintenance
+                         FROM alert_grouping.monitors AS mo
+                        WHERE mo.project_id = refresh_component_status.project_id
+                          AND mo.component_id = sc.id) AS m) AS x
+         WHERE sc.project_id = refresh_component_status.project_id
+           AND (component_ids IS NULL OR sc.id = ANY (component_ids))
+         ORDER BY sc.id
+           FOR NO KEY UPDATE OF sc
+    LOOP
+        CONTINUE WHEN c.new_status = c.old_status;
+        -- Changes at one instant (monitors written one after the other) make one entry.
+        DELETE FROM alert_grouping.status_page_component_history AS h
+         WHERE h.project_id = refresh_component_status.project_id AND h.component_id = c.id
+           AND h.since = refresh_component_status.at;
+        SELECT h.status, h.since INTO previous FROM alert_grouping.status_page_component_history AS h
+         WHERE h.project_id = refresh_component_status.project_id AND h.component_id = c.id
+         ORDER BY h.since DESC, h.id DESC LIMIT 1;
+        IF FOUND AND previous.status = c.new_status THEN
+            UPDATE alert_grouping.status_page_components AS sc
+               SET status = c.new_status, status_since = previous.since
+             WHERE sc.project_id = refresh_component_status.project_id AND sc.id = c.id;
+            changed := changed + 1;
+            CONTINUE;
+        END IF;
+        UPDATE alert_grouping.status_page_components AS sc
+           SET status = c.new_status, status_since = refresh_component_status.at
+         WHERE sc.project_id = refresh_component_status.project_id AND sc.id = c.id;
+        INSERT INTO alert_grouping.status_page_component_history
+            (project_id, id, component_id, status, since, monitors_down, monitors_in_maintenance, monitors)
+        OVERRIDING SYSTEM VALUE
+        VALUES (refresh_component_status.project_id,
+                pg_catalog.nextval('alert_grouping.status_page_component_history_id_seq'::pg_catalog.regclass),
+                c.id, c.new_status, refresh_component_status.at, c.down, c.maintenance, c.total);
+        changed := changed + 1;
+    END LOOP;
+    RETURN changed;
+END
+$$;
+
+-- A monitor that goes down or up, or moves between components, changes theirs, as of its
+-- change.
+CREATE FUNCTION alert_grouping.monitors_component_changed() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM alert_grouping.refresh_component_status(
+        NEW.project_id,
+        ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(ARRAY[OLD.component_id, NEW.component_id]) AS x
+               WHERE x IS NOT NULL),
+        COALESCE(NEW.status_changed_at, pg_catalog.now()));
+    RETURN NULL;
+END
+$$;
+
+-- Component uptime over [from_ts, to_ts), from its status history: operational time over the
+-- time it was operational or in an outage (partial or major); maintenance and unknown time
+-- left out. NULL when nothing is known.
+CREATE FUNCTION alert_grouping.component_uptime(project_id uuid, component_id uuid,
+                                                from_ts timestamptz, to_ts timestamptz)
+RETURNS numeric
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    up numeric;
+    down numeric;
+BEGIN
+    IF from_ts IS NULL OR to_ts IS NULL OR NOT pg_catalog.isfinite(from_ts) OR NOT pg_catalog.isfinite(to_ts)
+       OR to_ts < from_ts THEN
+        RAISE EXCEPTION 'from_ts and to_ts must be finite times, from_ts not after to_ts'
+            USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM alert_grouping.status_page_components AS c
+                    WHERE c.project_id = component_uptime.project_id AND c.id = component_uptime.component_id) THEN
+        RAISE EXCEPTION 'component % not found in project %', component_id, project_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    WITH h AS (
+        (SELECT x.status, x.since FROM alert_grouping.status_page_component_history AS x
+          WHERE x.project_id = component_uptime.project_id AND x.component_id = component_uptime.component_id
+            AND x.since <= from_ts ORDER BY x.since DESC, x.id DESC LIMIT 1)
+        UNION ALL
+        (SELECT x.status, x.since FROM alert_grouping.status_page_component_history AS x
+          WHERE x.project_id = component_uptime.project_id AND x.component_id = component_uptime.component_id
+            AND x.since > from_ts AND x.since < to_ts)),
+    seg AS (
+        SELECT h.status, GREATEST(h.since, from_ts) AS f,
+               LEAST(COALESCE(pg_catalog.lead(h.since) OVER (ORDER BY h.since), to_ts), to_ts) AS t
+          FROM h)
+    SELECT COALESCE(pg_catalog.sum(EXTRACT(EPOCH FROM s.t - s.f)) FILTER (WHERE s.status = 'operational'), 0),
+           COALESCE(pg_catalog.sum(EXTRACT(EPOCH FROM s.t - s.f)) FILTER (WHERE s.status IN ('partial_outage', 'major_outage')), 0)
+      INTO up, down
+      FROM seg AS s WHERE s.t > s.f;
+    RETURN CASE WHEN up + down > 0 THEN up / (up + down) END;
+END
+$$;
+
+------------------------------------------------------------------------------------------
 -- run_maintenance: the rollups too
 ------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION alert_grouping.run_maintenance(at timestamptz DEFAULT pg_catalog.now())
@@ -6485,6 +6649,7 @@ DECLARE
     notified integer;
     buckets integer;
     retention jsonb;
+    components integer;
     partitions text[];
 BEGIN
     IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
@@ -6565,6 +6730,10 @@ BEGIN
     notified := alert_grouping.process_escalations(run_maintenance.at);
     buckets := alert_grouping.rollup_uptime(run_maintenance.at);
     retention := alert_grouping.cleanup(run_maintenance.at) - 'at';
+    -- Maintenance windows start and end without an event: every component again.
+    SELECT COALESCE(pg_catalog.sum(alert_grouping.refresh_component_status(p.project_id, NULL, run_maintenance.at)), 0)
+      INTO components
+      FROM (SELECT DISTINCT c.project_id FROM alert_grouping.status_page_components AS c) AS p;
 
     partitions := alert_grouping.create_check_partitions(run_maintenance.at);
     RETURN pg_catalog.jsonb_build_object(
@@ -6576,7 +6745,64 @@ BEGIN
         'notifications', notified,
         'uptime_buckets', buckets,
         'retention', retention,
+        'components_changed', components,
         'check_partitions_created', pg_catalog.to_jsonb(partitions));
 END
 $$;
 
+
+------------------------------------------------------------------------------------------
+-- What a distributed database gets from distribute() instead of this script
+------------------------------------------------------------------------------------------
+-- The triggers 0.7 adds to tables of 0.5 and the new tables' keys to projects (as 0.5's,
+-- see add_0_5_triggers_and_keys). Each is made only if missing.
+CREATE FUNCTION alert_grouping.add_0_7_triggers_and_keys() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger AS g
+                    WHERE g.tgrelid = 'alert_grouping.check_results'::pg_catalog.regclass
+                      AND g.tgname = 'check_results_inserted_uptime') THEN
+        EXECUTE 'CREATE TRIGGER check_results_inserted_uptime AFTER INSERT ON alert_grouping.check_results '
+                'REFERENCING NEW TABLE AS changed_rows '
+                'FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.check_results_changed()';
+        EXECUTE 'CREATE TRIGGER check_results_deleted_uptime AFTER DELETE ON alert_grouping.check_results '
+                'REFERENCING OLD TABLE AS changed_rows '
+                'FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.check_results_changed()';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger AS g
+                    WHERE g.tgrelid = 'alert_grouping.maintenance_windows'::pg_catalog.regclass
+                      AND g.tgname = 'maintenance_windows_changed_uptime') THEN
+        EXECUTE 'CREATE TRIGGER maintenance_windows_changed_uptime '
+                'AFTER INSERT OR UPDATE OR DELETE ON alert_grouping.maintenance_windows '
+                'FOR EACH ROW EXECUTE FUNCTION alert_grouping.maintenance_windows_changed()';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger AS g
+                    WHERE g.tgrelid = 'alert_grouping.monitors'::pg_catalog.regclass
+                      AND g.tgname = 'monitors_component_changed') THEN
+        EXECUTE 'CREATE TRIGGER monitors_component_changed AFTER UPDATE OF status, component_id '
+                'ON alert_grouping.monitors FOR EACH ROW '
+                'WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.component_id IS DISTINCT FROM NEW.component_id) '
+                'EXECUTE FUNCTION alert_grouping.monitors_component_changed()';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS c
+                    WHERE c.conrelid = 'alert_grouping.status_page_components'::pg_catalog.regclass
+                      AND c.contype = 'f'
+                      AND c.confrelid = 'alert_grouping.projects'::pg_catalog.regclass) THEN
+        EXECUTE 'ALTER TABLE alert_grouping.status_page_components ADD FOREIGN KEY (project_id) '
+                'REFERENCES alert_grouping.projects (id) ON DELETE CASCADE';
+    END IF;
+END
+$$;
+
+DO $$
+BEGIN
+    IF NOT alert_grouping.is_distributed() THEN
+        PERFORM alert_grouping.add_0_7_triggers_and_keys();
+    END IF;
+END
+$$;
