@@ -36,6 +36,8 @@ CREATE FUNCTION pg_temp.k(what text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
         WHEN 's2' THEN 'a2000000-0000-0000-0000-00000000005a'
         WHEN 'e1' THEN 'a1000000-0000-0000-0000-00000000005e'
         WHEN 'e2' THEN 'a2000000-0000-0000-0000-00000000005e'
+        WHEN 'c1' THEN 'a1000000-0000-0000-0000-0000000000c1'
+        WHEN 'c2' THEN 'a2000000-0000-0000-0000-0000000000c2'
     END::uuid
 $$;
 
@@ -193,6 +195,15 @@ VALUES (pg_temp.k('p1'), pg_temp.k('e1'), 'page',
 INSERT INTO alert_grouping.incidents (project_id, title, escalation_policy_id)
 VALUES (pg_temp.k('p1'), 'seed paged', pg_temp.k('e1')), (pg_temp.k('p2'), 'seed paged', pg_temp.k('e2'));
 SELECT alert_grouping.process_escalations(now()) AS seeded_notifications \gset
+
+-- 0.7: a component of the monitor, and the monitor's rollups.
+INSERT INTO alert_grouping.status_page_components (project_id, id, name)
+VALUES (pg_temp.k('p1'), pg_temp.k('c1'), 'web'), (pg_temp.k('p2'), pg_temp.k('c2'), 'web');
+UPDATE alert_grouping.monitors SET component_id = CASE project_id WHEN pg_temp.k('p1') THEN pg_temp.k('c1') ELSE pg_temp.k('c2') END;
+SELECT alert_grouping.refresh_component_status(p, NULL, now()) FROM unnest(ARRAY[pg_temp.k('p1'), pg_temp.k('p2')]) AS p;
+SELECT alert_grouping.rollup_uptime(now() + interval '2 hours') AS seeded_buckets \gset
+INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok)
+VALUES (pg_temp.k('p1'), pg_temp.k('m1'), now() - interval '10 days', true), (pg_temp.k('p2'), pg_temp.k('m2'), now() - interval '10 days', true);
 
 -- The seed is complete: as the superuser, every tenant table has rows of both projects, so
 -- the visibility checks below compare non-empty sets.

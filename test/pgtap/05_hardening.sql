@@ -98,7 +98,8 @@ INSERT INTO api VALUES
     ('ingest_batch(uuid,jsonb)'), ('acknowledge_episode(uuid,uuid)'), ('resolve_episode(uuid,uuid)'),
     ('add_alert_to_episode(uuid,uuid,uuid)'), ('remove_alert_from_episode(uuid,uuid,uuid)'),
     ('acknowledge_incident(uuid,uuid)'), ('resolve_incident(uuid,uuid,text)'),
-    ('on_call_users(uuid,uuid,timestamptz)');
+    ('on_call_users(uuid,uuid,timestamptz)'), ('uptime(uuid,uuid,timestamptz,timestamptz)'),
+    ('uptime_seconds(uuid,uuid,timestamptz,timestamptz)'), ('component_uptime(uuid,uuid,timestamptz,timestamptz)');
 GRANT SELECT ON api TO PUBLIC;
 -- PUBLIC's (02_functions_security): every role can execute them.
 CREATE TEMP TABLE public_functions (name text) ON COMMIT DROP;
