@@ -6120,6 +6120,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- A restore brings the queue (and the history) as they were.
+    IF COALESCE(pg_catalog.current_setting('alert_grouping.restoring', true), 'off') = 'on' THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO alert_grouping.uptime_changes (project_id, monitor_id, from_ts, to_ts)
     SELECT r.project_id, r.monitor_id, pg_catalog.min(r.checked_at), pg_catalog.max(r.checked_at)
       FROM changed_rows AS r
@@ -6136,6 +6140,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- A restore brings the queue (and the history) as they were.
+    IF COALESCE(pg_catalog.current_setting('alert_grouping.restoring', true), 'off') = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO alert_grouping.uptime_changes (project_id, monitor_id, from_ts, to_ts)
         SELECT OLD.project_id, m, OLD.starts_at, OLD.ends_at
@@ -6578,6 +6586,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- A restore brings the queue (and the history) as they were.
+    IF COALESCE(pg_catalog.current_setting('alert_grouping.restoring', true), 'off') = 'on' THEN
+        RETURN NULL;
+    END IF;
     PERFORM alert_grouping.refresh_component_status(
         NEW.project_id,
         ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(ARRAY[OLD.component_id, NEW.component_id]) AS x
