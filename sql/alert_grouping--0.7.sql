@@ -6119,15 +6119,32 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    proj uuid;
+    mons uuid[];
+    froms timestamptz[];
+    tos timestamptz[];
 BEGIN
     -- A restore brings the queue (and the history) as they were.
     IF COALESCE(pg_catalog.current_setting('alert_grouping.restoring', true), 'off') = 'on' THEN
         RETURN NULL;
     END IF;
-    INSERT INTO alert_grouping.uptime_changes (project_id, monitor_id, from_ts, to_ts)
-    SELECT r.project_id, r.monitor_id, pg_catalog.min(r.checked_at), pg_catalog.max(r.checked_at)
-      FROM changed_rows AS r
-     GROUP BY r.project_id, r.monitor_id;
+    -- Per project, read from the statement's rows first: on Citus this trigger runs on a
+    -- shard, whose statements must name one project (and take ids from the sequence by name).
+    FOR proj, mons, froms, tos IN
+        SELECT n.project_id, pg_catalog.array_agg(n.monitor_id), pg_catalog.array_agg(n.f),
+               pg_catalog.array_agg(n.t)
+          FROM (SELECT r.project_id, r.monitor_id, pg_catalog.min(r.checked_at) AS f,
+                       pg_catalog.max(r.checked_at) AS t
+                  FROM changed_rows AS r GROUP BY r.project_id, r.monitor_id) AS n
+         GROUP BY n.project_id
+    LOOP
+        INSERT INTO alert_grouping.uptime_changes (project_id, id, monitor_id, from_ts, to_ts)
+        OVERRIDING SYSTEM VALUE
+        SELECT proj, pg_catalog.nextval('alert_grouping.uptime_changes_id_seq'::pg_catalog.regclass),
+               v.m, v.f, v.t
+          FROM ROWS FROM (pg_catalog.unnest(mons), pg_catalog.unnest(froms), pg_catalog.unnest(tos)) AS v(m, f, t);
+    END LOOP;
     RETURN NULL;
 END
 $$;
@@ -6145,13 +6162,17 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO alert_grouping.uptime_changes (project_id, monitor_id, from_ts, to_ts)
-        SELECT OLD.project_id, m, OLD.starts_at, OLD.ends_at
+        INSERT INTO alert_grouping.uptime_changes (project_id, id, monitor_id, from_ts, to_ts)
+        OVERRIDING SYSTEM VALUE
+        SELECT OLD.project_id, pg_catalog.nextval('alert_grouping.uptime_changes_id_seq'::pg_catalog.regclass),
+               m, OLD.starts_at, OLD.ends_at
           FROM pg_catalog.unnest(COALESCE(OLD.monitor_ids, ARRAY[NULL::uuid])) AS m;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO alert_grouping.uptime_changes (project_id, monitor_id, from_ts, to_ts)
-        SELECT NEW.project_id, m, NEW.starts_at, NEW.ends_at
+        INSERT INTO alert_grouping.uptime_changes (project_id, id, monitor_id, from_ts, to_ts)
+        OVERRIDING SYSTEM VALUE
+        SELECT NEW.project_id, pg_catalog.nextval('alert_grouping.uptime_changes_id_seq'::pg_catalog.regclass),
+               m, NEW.starts_at, NEW.ends_at
           FROM pg_catalog.unnest(COALESCE(NEW.monitor_ids, ARRAY[NULL::uuid])) AS m;
     END IF;
     RETURN NULL;
@@ -6227,20 +6248,18 @@ $$;
 -- hours completed since (every monitor with results). Reads only what arrived since the last
 -- run and the hours it touches; a second run with nothing new does nothing and returns 0.
 -- Returns the buckets written.
-CREATE FUNCTION alert_grouping.rollup_uptime(at timestamptz DEFAULT pg_catalog.now())
+-- One project's part of rollup_uptime (below).
+CREATE FUNCTION alert_grouping.rollup_project_uptime(project_id uuid, target timestamptz)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
-    target constant timestamptz := alert_grouping.bucket_floor(at, 'hour');
     ch record;
     st record;
     written integer := 0;
 BEGIN
-    IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
-        RAISE EXCEPTION 'at must be a finite time' USING ERRCODE = '22023';
-    END IF;
     -- Monitors whose first results arrived: their rollups start at their first result's hour.
     INSERT INTO alert_grouping.uptime_rollup_state AS s (project_id, monitor_id, rolled_up_until)
     SELECT DISTINCT ON (c.project_id, c.monitor_id) c.project_id, c.monitor_id,
@@ -6248,14 +6267,16 @@ BEGIN
       FROM alert_grouping.uptime_changes AS c
      CROSS JOIN LATERAL (SELECT pg_catalog.min(r.checked_at) AS t FROM alert_grouping.check_results AS r
                           WHERE r.project_id = c.project_id AND r.monitor_id = c.monitor_id) AS first_check
-     WHERE c.monitor_id IS NOT NULL AND first_check.t IS NOT NULL
+     WHERE c.project_id = rollup_project_uptime.project_id
+       AND c.monitor_id IS NOT NULL AND first_check.t IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM alert_grouping.uptime_rollup_state AS x
                         WHERE x.project_id = c.project_id AND x.monitor_id = c.monitor_id)
     ON CONFLICT (project_id, monitor_id) DO NOTHING;
 
     -- What changed in hours already rolled up: those hours again.
     FOR ch IN
-        WITH taken AS (DELETE FROM alert_grouping.uptime_changes AS c RETURNING c.*),
+        WITH taken AS (DELETE FROM alert_grouping.uptime_changes AS c
+                        WHERE c.project_id = rollup_project_uptime.project_id RETURNING c.*),
         spans AS (
             SELECT s.project_id, s.monitor_id, s.rolled_up_until,
                    alert_grouping.bucket_floor(t.from_ts - 2 * m.check_interval, 'hour') AS from_hour,
@@ -6263,8 +6284,10 @@ BEGIN
                          s.rolled_up_until) AS to_hour
               FROM taken AS t
               JOIN alert_grouping.uptime_rollup_state AS s
-                ON s.project_id = t.project_id AND (t.monitor_id IS NULL OR s.monitor_id = t.monitor_id)
-              JOIN alert_grouping.monitors AS m ON m.project_id = s.project_id AND m.id = s.monitor_id)
+                ON s.project_id = rollup_project_uptime.project_id
+               AND (t.monitor_id IS NULL OR s.monitor_id = t.monitor_id)
+              JOIN alert_grouping.monitors AS m
+                ON m.project_id = rollup_project_uptime.project_id AND m.id = s.monitor_id)
         -- Overlapping spans of one monitor once.
         SELECT g.project_id, g.monitor_id, pg_catalog.lower(r) AS from_hour, pg_catalog.upper(r) AS to_hour
           FROM (SELECT sp.project_id, sp.monitor_id,
@@ -6279,20 +6302,45 @@ BEGIN
     -- The hours completed since the last run. A monitor deleted since has its state let go.
     FOR st IN SELECT s.project_id, s.monitor_id, s.rolled_up_until,
                      EXISTS (SELECT 1 FROM alert_grouping.monitors AS m
-                              WHERE m.project_id = s.project_id AND m.id = s.monitor_id) AS monitor_exists
+                              WHERE m.project_id = rollup_project_uptime.project_id AND m.id = s.monitor_id) AS monitor_exists
                 FROM alert_grouping.uptime_rollup_state AS s
-               WHERE s.rolled_up_until < target
-               ORDER BY s.project_id, s.monitor_id
+               WHERE s.project_id = rollup_project_uptime.project_id AND s.rolled_up_until < target
+               ORDER BY s.monitor_id
                  FOR UPDATE SKIP LOCKED
     LOOP
         IF NOT st.monitor_exists THEN
             DELETE FROM alert_grouping.uptime_rollup_state AS s
-             WHERE s.project_id = st.project_id AND s.monitor_id = st.monitor_id;
+             WHERE s.project_id = rollup_project_uptime.project_id AND s.monitor_id = st.monitor_id;
             CONTINUE;
         END IF;
         written := written + alert_grouping.write_rollups(st.project_id, st.monitor_id, st.rolled_up_until, target);
         UPDATE alert_grouping.uptime_rollup_state AS s SET rolled_up_until = target
-         WHERE s.project_id = st.project_id AND s.monitor_id = st.monitor_id;
+         WHERE s.project_id = rollup_project_uptime.project_id AND s.monitor_id = st.monitor_id;
+    END LOOP;
+    RETURN written;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.rollup_uptime(at timestamptz DEFAULT pg_catalog.now())
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target constant timestamptz := alert_grouping.bucket_floor(at, 'hour');
+    project uuid;
+    written integer := 0;
+BEGIN
+    IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time' USING ERRCODE = '22023';
+    END IF;
+    -- One project at a time: on Citus each statement then runs on that project's shards.
+    FOR project IN SELECT c.project_id FROM alert_grouping.uptime_changes AS c
+                   UNION
+                   SELECT s.project_id FROM alert_grouping.uptime_rollup_state AS s
+                    WHERE s.rolled_up_until < target
+    LOOP
+        written := written + alert_grouping.rollup_project_uptime(project, target);
     END LOOP;
     RETURN written;
 END
@@ -6412,6 +6460,7 @@ DECLARE
     dropped text[] := '{}';
     kept text[] := '{}';
     n_default bigint;
+    default_cutoff timestamptz;
     n_hourly bigint;
     n_daily bigint;
     n_notifications bigint;
@@ -6441,9 +6490,10 @@ BEGIN
         dropped := dropped || p.name;
     END LOOP;
     -- Old rows outside the daily partitions: deleted, once rolled up.
+    SELECT LEAST(raw_cutoff, COALESCE(pg_catalog.min(s.rolled_up_until), raw_cutoff)) INTO default_cutoff
+      FROM alert_grouping.uptime_rollup_state AS s;
     DELETE FROM alert_grouping.check_results_default AS d
-     WHERE d.checked_at < LEAST(raw_cutoff, (SELECT COALESCE(pg_catalog.min(s.rolled_up_until), raw_cutoff)
-                                                FROM alert_grouping.uptime_rollup_state AS s))
+     WHERE d.checked_at < default_cutoff
        AND NOT EXISTS (SELECT 1 FROM alert_grouping.uptime_changes AS c
                         WHERE c.project_id = d.project_id AND c.monitor_id = d.monitor_id);
     GET DIAGNOSTICS n_default = ROW_COUNT;
@@ -6663,6 +6713,7 @@ DECLARE
     buckets integer;
     retention jsonb;
     components integer;
+    project uuid;
     partitions text[];
 BEGIN
     IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
@@ -6744,9 +6795,10 @@ BEGIN
     buckets := alert_grouping.rollup_uptime(run_maintenance.at);
     retention := alert_grouping.cleanup(run_maintenance.at) - 'at';
     -- Maintenance windows start and end without an event: every component again.
-    SELECT COALESCE(pg_catalog.sum(alert_grouping.refresh_component_status(p.project_id, NULL, run_maintenance.at)), 0)
-      INTO components
-      FROM (SELECT DISTINCT c.project_id FROM alert_grouping.status_page_components AS c) AS p;
+    components := 0;
+    FOR project IN SELECT DISTINCT c.project_id FROM alert_grouping.status_page_components AS c LOOP
+        components := components + alert_grouping.refresh_component_status(project, NULL, run_maintenance.at);
+    END LOOP;
 
     partitions := alert_grouping.create_check_partitions(run_maintenance.at);
     RETURN pg_catalog.jsonb_build_object(

@@ -10,6 +10,7 @@ extern "C" {
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
+#include "utils/float.h"
 }
 
 namespace ag::pg {
@@ -145,4 +146,39 @@ AG_FUNCTION(ag_reset_engine_latency) {
   pg_atomic_write_u64(&h->max_us, 0);
   for (auto &b : h->buckets) pg_atomic_write_u64(&b, 0);
   PG_RETURN_VOID();
+}
+
+// The histogram in Prometheus's shape: cumulative counts at bounds that are bucket edges
+// (4^k microseconds, 16 us to 4.2 s, then +Inf), so every count is exact; the sum and count.
+AG_FUNCTION(ag_engine_latency_histogram) {
+  Histogram *h = histogram();
+  constexpr int kBounds = 11;
+  Datum bounds[kBounds], counts[kBounds];
+  uint64 cumulative = 0;
+  int b = 0;
+  for (int k = 0; k < kBounds; k++) {
+    // Bound k: 4^(k+2) microseconds, the lower edge of bucket 8 * (k + 2).
+    int edge = k == kBounds - 1 ? kBuckets : 8 * (k + 2);
+    for (; b < edge && b < kBuckets; b++) cumulative += pg_atomic_read_u64(&h->buckets[b]);
+    bounds[k] =
+        Float8GetDatum(k == kBounds - 1 ? get_float8_infinity() : std::pow(4.0, k + 2) / 1000000.0);
+    counts[k] = Int64GetDatum(int64(cumulative));
+  }
+  TupleDesc desc;
+  if (pg_call([&] { return get_call_result_type(fcinfo, nullptr, &desc); }) != TYPEFUNC_COMPOSITE)
+    throw PgError(ERRCODE_INTERNAL_ERROR, "engine_latency_histogram must return a record", "", "");
+  Datum values[4];
+  values[0] = pg_call([&] {
+    return PointerGetDatum(
+        construct_array(bounds, kBounds, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  });
+  values[1] = pg_call([&] {
+    return PointerGetDatum(
+        construct_array(counts, kBounds, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  });
+  values[2] = Float8GetDatum(double(pg_atomic_read_u64(&h->sum_us)) / 1000000.0);
+  values[3] = Int64GetDatum(int64(pg_atomic_read_u64(&h->statements)));
+  bool nulls[4] = {false, false, false, false};
+  return pg_call(
+      [&] { return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)); });
 }

@@ -10,25 +10,38 @@ SELECT '00000000-0000-0000-0000-000000000161', ('00000000-0000-0000-0000-0000000
        (ARRAY['1 minute', '30 seconds', '5 minutes'])[1 + g % 3]::interval, false
   FROM generate_series(1, 3) g;
 
+CREATE TABLE public.ranges (mon uuid, f timestamptz, t timestamptz);
+-- The monitors, in a local table: random data is drawn here, whatever stores the monitors.
+CREATE TABLE public.mons AS
+SELECT ('00000000-0000-0000-0000-0000000016' || lpad(g::text, 2, '0'))::uuid AS id,
+       (ARRAY['1 minute', '30 seconds', '5 minutes'])[1 + g % 3]::interval AS check_interval
+  FROM generate_series(1, 3) g;
+
 -- The reference: each second [s, s+1) is maintenance when a window of the monitor covers it,
 -- else the state of the latest check at or before s (of two at once, the failure) if s is
 -- within two check intervals of it, else unknown. Classified once per second of the history
 -- (again after the late arrivals), then counted per range.
 CREATE TABLE public.seconds (mon uuid, s timestamptz, k text, PRIMARY KEY (mon, s));
+CREATE TABLE public.checks (monitor_id uuid, checked_at timestamptz, ok boolean);
+CREATE INDEX ON public.checks (monitor_id, checked_at);
+CREATE TABLE public.windows (starts_at timestamptz, ends_at timestamptz, monitor_ids uuid[]);
 CREATE FUNCTION public.classify() RETURNS void LANGUAGE sql AS $$
-  DELETE FROM public.seconds;
+  DELETE FROM public.seconds; DELETE FROM public.checks; DELETE FROM public.windows;
+  INSERT INTO public.checks SELECT monitor_id, checked_at, ok FROM alert_grouping.check_results
+   WHERE project_id = '00000000-0000-0000-0000-000000000161';
+  INSERT INTO public.windows SELECT starts_at, ends_at, monitor_ids FROM alert_grouping.maintenance_windows
+   WHERE project_id = '00000000-0000-0000-0000-000000000161';
   INSERT INTO public.seconds
   SELECT m.id, s,
-         CASE WHEN EXISTS (SELECT 1 FROM alert_grouping.maintenance_windows w
-                            WHERE w.project_id = m.project_id AND (w.monitor_ids IS NULL OR m.id = ANY (w.monitor_ids))
+         CASE WHEN EXISTS (SELECT 1 FROM public.windows w
+                            WHERE (w.monitor_ids IS NULL OR m.id = ANY (w.monitor_ids))
                               AND w.starts_at <= s AND s < w.ends_at) THEN 'maint'
               ELSE COALESCE((SELECT CASE WHEN s < c.checked_at + 2 * m.check_interval THEN CASE WHEN c.ok THEN 'up' ELSE 'down' END END
-                               FROM alert_grouping.check_results c
-                              WHERE c.project_id = m.project_id AND c.monitor_id = m.id AND c.checked_at <= s
+                               FROM public.checks c
+                              WHERE c.monitor_id = m.id AND c.checked_at <= s
                               ORDER BY c.checked_at DESC, c.ok LIMIT 1), 'unknown') END
-    FROM alert_grouping.monitors m,
-         generate_series('2026-11-19 23:50+00'::timestamptz, '2026-11-20 02:20+00'::timestamptz - interval '1 second', interval '1 second') AS s
-   WHERE m.project_id = '00000000-0000-0000-0000-000000000161';
+    FROM public.mons m,
+         generate_series('2026-11-19 23:50+00'::timestamptz, '2026-11-20 02:20+00'::timestamptz - interval '1 second', interval '1 second') AS s;
 $$;
 CREATE FUNCTION public.brute(mon uuid, f timestamptz, t timestamptz, OUT up bigint, OUT down bigint, OUT maint bigint, OUT unknown bigint)
 LANGUAGE sql AS $$
@@ -36,27 +49,22 @@ LANGUAGE sql AS $$
          count(*) FILTER (WHERE k = 'maint'), count(*) FILTER (WHERE k = 'unknown')
     FROM public.seconds WHERE seconds.mon = brute.mon AND s >= f AND s < t
 $$;
-CREATE TABLE public.ranges (mon uuid, f timestamptz, t timestamptz);
 
 -- Two hours of checks at random seconds (gaps longer than two intervals are unknown time),
 -- and a maintenance window of every monitor.
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok)
-SELECT m.project_id, m.id, '2026-11-20 00:00+00'::timestamptz + make_interval(secs => floor(random() * 2 * 3600)), random() < 0.8
-  FROM alert_grouping.monitors m, generate_series(1, (2 * 3600 / extract(epoch FROM m.check_interval))::int)
- WHERE m.project_id = '00000000-0000-0000-0000-000000000161';
+SELECT '00000000-0000-0000-0000-000000000161', m.id, '2026-11-20 00:00+00'::timestamptz + make_interval(secs => floor(random() * 2 * 3600)), random() < 0.8
+  FROM public.mons m, generate_series(1, (2 * 3600 / extract(epoch FROM m.check_interval))::int);
 INSERT INTO alert_grouping.maintenance_windows (project_id, starts_at, ends_at, monitor_ids)
 VALUES ('00000000-0000-0000-0000-000000000161', '2026-11-20 00:40+00', '2026-11-20 00:57:30+00', NULL);
 SELECT public.classify();
 INSERT INTO public.ranges
 SELECT m.id, f, f + make_interval(secs => d)
-  FROM alert_grouping.monitors m,
+  FROM public.mons m,
        LATERAL (SELECT '2026-11-19 23:50+00'::timestamptz + make_interval(secs => floor(random() * 1.5 * 3600)) AS f,
                        floor(random() * 3600) AS d FROM generate_series(1, 5)) r
- WHERE m.project_id = '00000000-0000-0000-0000-000000000161'
-UNION ALL SELECT m.id, '2026-11-19 23:50+00', '2026-11-20 02:20+00' FROM alert_grouping.monitors m
- WHERE m.project_id = '00000000-0000-0000-0000-000000000161'
-UNION ALL SELECT m.id, '2026-11-20 01:00+00', '2026-11-20 01:00+00' FROM alert_grouping.monitors m
- WHERE m.project_id = '00000000-0000-0000-0000-000000000161';
+UNION ALL SELECT m.id, '2026-11-19 23:50+00', '2026-11-20 02:20+00' FROM public.mons m
+UNION ALL SELECT m.id, '2026-11-20 01:00+00', '2026-11-20 01:00+00' FROM public.mons m;
 
 -- From the raw data: every range, to the second.
 SELECT count(*) AS ranges,
@@ -75,8 +83,8 @@ SELECT monitor_id, rolled_up_until FROM alert_grouping.uptime_rollup_state
 -- uptime() reads the raw data; the next run corrects the buckets they fall in and those their
 -- state carries into, and rolls up the hours completed since.
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok)
-SELECT m.project_id, m.id, '2026-11-20 00:00+00'::timestamptz + make_interval(secs => floor(random() * 3600)), false
-  FROM alert_grouping.monitors m, generate_series(1, 5) WHERE m.project_id = '00000000-0000-0000-0000-000000000161';
+SELECT '00000000-0000-0000-0000-000000000161', m.id, '2026-11-20 00:00+00'::timestamptz + make_interval(secs => floor(random() * 3600)), false
+  FROM public.mons m, generate_series(1, 5);
 INSERT INTO alert_grouping.maintenance_windows (project_id, starts_at, ends_at, monitor_ids)
 VALUES ('00000000-0000-0000-0000-000000000161', '2026-11-20 00:50+00', '2026-11-20 01:20+00', ARRAY['00000000-0000-0000-0000-000000001601'::uuid]);
 SELECT public.classify();
@@ -87,12 +95,13 @@ SELECT count(*) AS ranges,
 SELECT alert_grouping.rollup_uptime('2026-11-20 02:10+00') > 0 AS corrected;
 SELECT alert_grouping.rollup_uptime('2026-11-20 02:10+00') AS nothing_new;
 -- Every hourly bucket is the raw data's hour, every daily one the sum of its hours.
+CREATE TABLE public.hourly AS SELECT * FROM alert_grouping.uptime_rollups
+ WHERE project_id = '00000000-0000-0000-0000-000000000161' AND granularity = 'hour';
 SELECT count(*) AS hourly_buckets,
        count(*) FILTER (WHERE (r.up_seconds, r.down_seconds, r.maintenance_seconds, r.unknown_seconds, r.checks, r.failures)
                               IS DISTINCT FROM (s.up_seconds, s.down_seconds, s.maintenance_seconds, s.unknown_seconds, s.checks, s.failures)) AS differing
-  FROM alert_grouping.uptime_rollups r,
-       LATERAL alert_grouping.uptime_seconds(r.project_id, r.monitor_id, r.bucket_start, r.bucket_start + interval '1 hour') s
- WHERE r.project_id = '00000000-0000-0000-0000-000000000161' AND r.granularity = 'hour';
+  FROM (SELECT * FROM public.hourly) r,
+       LATERAL alert_grouping.uptime_seconds(r.project_id, r.monitor_id, r.bucket_start, r.bucket_start + interval '1 hour') s;
 SELECT count(*) AS daily_buckets,
        count(*) FILTER (WHERE (d.up_seconds, d.down_seconds, d.checks) IS DISTINCT FROM
                               (SELECT (sum(h.up_seconds), sum(h.down_seconds), sum(h.checks)::integer) FROM alert_grouping.uptime_rollups h
@@ -126,4 +135,4 @@ SELECT alert_grouping.rollup_uptime('infinity');
 \set VERBOSITY default
 
 DROP FUNCTION public.brute(uuid, timestamptz, timestamptz), public.classify();
-DROP TABLE public.ranges, public.seconds;
+DROP TABLE public.ranges, public.seconds, public.mons, public.checks, public.windows, public.hourly;

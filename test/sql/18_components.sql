@@ -47,8 +47,10 @@ SELECT c.name, h.status, h.since, h.monitors_down, h.monitors_in_maintenance, h.
   JOIN alert_grouping.status_page_components c ON c.project_id = h.project_id AND c.id = h.component_id
  WHERE h.project_id = '00000000-0000-0000-0000-000000000181' ORDER BY c.name, h.since, h.id;
 -- Component uptime, 09:00 to 13:00: operational over operational and outage time.
-SELECT c.name, round(alert_grouping.component_uptime(c.project_id, c.id, '2026-11-21 09:00+00', '2026-11-21 13:00+00'), 6) AS uptime
-  FROM alert_grouping.status_page_components c WHERE c.project_id = '00000000-0000-0000-0000-000000000181' ORDER BY c.name;
+SELECT c.name, round(alert_grouping.component_uptime('00000000-0000-0000-0000-000000000181', c.id::uuid,
+                                                     '2026-11-21 09:00+00', '2026-11-21 13:00+00'), 6) AS uptime
+  FROM (VALUES ('API', '00000000-0000-0000-0000-0000000018c1'), ('Search', '00000000-0000-0000-0000-0000000018c3'),
+               ('Web', '00000000-0000-0000-0000-0000000018c2')) AS c(name, id);
 \set VERBOSITY terse
 INSERT INTO alert_grouping.status_page_components (project_id, name, aggregation) VALUES ('00000000-0000-0000-0000-000000000181', 'x', 'average');
 SELECT alert_grouping.component_uptime('00000000-0000-0000-0000-000000000181', '00000000-0000-0000-0000-0000000018ff', now() - interval '1 day', now());
