@@ -6201,18 +6201,35 @@ AS $$
 DECLARE
     hours integer;
     days integer;
+    b_start timestamptz[];
+    b_up numeric[];
+    b_down numeric[];
+    b_maintenance numeric[];
+    b_unknown numeric[];
+    b_checks integer[];
+    b_failures integer[];
 BEGIN
     IF from_ts >= to_ts THEN
         RETURN 0;
     END IF;
+    -- Computed first, then written: on Citus the computation reads the shards the write
+    -- would be modifying.
+    SELECT pg_catalog.array_agg(h), pg_catalog.array_agg(s.up_seconds), pg_catalog.array_agg(s.down_seconds),
+           pg_catalog.array_agg(s.maintenance_seconds), pg_catalog.array_agg(s.unknown_seconds),
+           pg_catalog.array_agg(s.checks), pg_catalog.array_agg(s.failures)
+      INTO b_start, b_up, b_down, b_maintenance, b_unknown, b_checks, b_failures
+      FROM pg_catalog.generate_series(from_ts, to_ts - interval '1 hour', interval '1 hour') AS h,
+           LATERAL alert_grouping.uptime_seconds(write_rollups.project_id, write_rollups.monitor_id,
+                                                 h, h + interval '1 hour') AS s;
     INSERT INTO alert_grouping.uptime_rollups AS u
         (project_id, monitor_id, granularity, bucket_start, up_seconds, down_seconds,
          maintenance_seconds, unknown_seconds, checks, failures)
-    SELECT write_rollups.project_id, write_rollups.monitor_id, 'hour', h, s.up_seconds,
-           s.down_seconds, s.maintenance_seconds, s.unknown_seconds, s.checks, s.failures
-      FROM pg_catalog.generate_series(from_ts, to_ts - interval '1 hour', interval '1 hour') AS h,
-           LATERAL alert_grouping.uptime_seconds(write_rollups.project_id, write_rollups.monitor_id,
-                                                 h, h + interval '1 hour') AS s
+    SELECT write_rollups.project_id, write_rollups.monitor_id, 'hour', v.h, v.up, v.down, v.maintenance,
+           v.unknown, v.checks, v.failures
+      FROM ROWS FROM (pg_catalog.unnest(b_start), pg_catalog.unnest(b_up), pg_catalog.unnest(b_down),
+                      pg_catalog.unnest(b_maintenance), pg_catalog.unnest(b_unknown),
+                      pg_catalog.unnest(b_checks), pg_catalog.unnest(b_failures))
+           AS v(h, up, down, maintenance, unknown, checks, failures)
     ON CONFLICT (project_id, monitor_id, granularity, bucket_start) DO UPDATE
        SET up_seconds = EXCLUDED.up_seconds, down_seconds = EXCLUDED.down_seconds,
            maintenance_seconds = EXCLUDED.maintenance_seconds,
