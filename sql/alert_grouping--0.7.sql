@@ -6890,6 +6890,92 @@ END
 $$;
 
 ------------------------------------------------------------------------------------------
+-- Metrics
+------------------------------------------------------------------------------------------
+CREATE FUNCTION alert_grouping.engine_latency_histogram(OUT le float8[], OUT cumulative bigint[],
+                                                        OUT sum_seconds float8, OUT count bigint)
+AS 'MODULE_PATHNAME', 'ag_engine_latency_histogram'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
+
+-- Per project, from the tables (what the caller may read): the totals a dashboard wants.
+CREATE VIEW alert_grouping.stats WITH (security_invoker = true) AS
+SELECT p.id AS project_id, p.name AS project,
+       a.alerts, a.duplicates, a.alerts + a.duplicates AS events, a.grouped,
+       e.episodes, e.open_episodes,
+       CASE WHEN e.episodes > 0 THEN pg_catalog.round(a.alerts::numeric / e.episodes, 2) END AS alerts_per_episode,
+       i.incidents, i.open_incidents, x.engine_errors, n.notifications, n.undelivered
+  FROM alert_grouping.projects AS p
+  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS alerts,
+                             COALESCE(pg_catalog.sum(al.duplicate_count), 0)::bigint AS duplicates,
+                             pg_catalog.count(*) FILTER (WHERE al.episode_id IS NOT NULL) AS grouped
+                        FROM alert_grouping.alerts AS al WHERE al.project_id = p.id) AS a
+  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS episodes,
+                             pg_catalog.count(*) FILTER (WHERE ep.state <> 'resolved') AS open_episodes
+                        FROM alert_grouping.episodes AS ep WHERE ep.project_id = p.id) AS e
+  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS incidents,
+                             pg_catalog.count(*) FILTER (WHERE inc.status <> 'resolved') AS open_incidents
+                        FROM alert_grouping.incidents AS inc WHERE inc.project_id = p.id) AS i
+  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS engine_errors
+                        FROM alert_grouping.engine_errors AS ee WHERE ee.project_id = p.id) AS x
+  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS notifications,
+                             pg_catalog.count(*) FILTER (WHERE nt.delivered_at IS NULL) AS undelivered
+                        FROM alert_grouping.notifications AS nt WHERE nt.project_id = p.id) AS n;
+
+-- The Prometheus text exposition format (version 0.0.4): per-project counters and gauges from
+-- the tables, the grouping latency histogram (server-wide when preloaded), the worker's runs.
+CREATE FUNCTION alert_grouping.prometheus_metrics() RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    out text := '';
+    h record;
+    i integer;
+    metric record;
+BEGIN
+    FOR metric IN SELECT * FROM (VALUES
+            ('alert_grouping_alerts_ingested_total', 'counter', 'Alert events received (stored alerts and the duplicates they absorbed).', 'events'),
+            ('alert_grouping_alerts_deduplicated_total', 'counter', 'Alert events absorbed as duplicates of a stored alert.', 'duplicates'),
+            ('alert_grouping_alerts_grouped_total', 'counter', 'Stored alerts that joined an episode.', 'grouped'),
+            ('alert_grouping_episodes_created_total', 'counter', 'Episodes created.', 'episodes'),
+            ('alert_grouping_episodes_open', 'gauge', 'Episodes not resolved.', 'open_episodes'),
+            ('alert_grouping_incidents_open', 'gauge', 'Incidents not resolved.', 'open_incidents'),
+            ('alert_grouping_engine_errors_total', 'counter', 'Statements whose alerts were stored but could not be grouped.', 'engine_errors'),
+            ('alert_grouping_notifications_total', 'counter', 'Notifications written by escalations.', 'notifications'),
+            ('alert_grouping_notifications_undelivered', 'gauge', 'Notifications not marked delivered.', 'undelivered'))
+            AS v(name, kind, help, col)
+    LOOP
+        out := out || pg_catalog.format(E'# HELP %s %s\n# TYPE %s %s\n', metric.name, metric.help, metric.name, metric.kind);
+        EXECUTE pg_catalog.format(
+            'SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(%L, s.project_id, s.%I), %L ORDER BY s.project_id), %L) '
+            'FROM alert_grouping.stats AS s',
+            metric.name || E'{project="%s"} %s', metric.col, E'\n', '')
+          INTO h;
+        IF h.coalesce <> '' THEN
+            out := out || h.coalesce || E'\n';
+        END IF;
+    END LOOP;
+    h := alert_grouping.engine_latency_histogram();
+    out := out || E'# HELP alert_grouping_grouping_latency_seconds Time the engine took per statement, deciding and writing.\n'
+               || E'# TYPE alert_grouping_grouping_latency_seconds histogram\n';
+    FOR i IN 1 .. pg_catalog.cardinality(h.le) LOOP
+        out := out || pg_catalog.format(E'alert_grouping_grouping_latency_seconds_bucket{le="%s"} %s\n',
+                                        CASE WHEN h.le[i] = 'Infinity'::float8 THEN '+Inf' ELSE h.le[i]::text END,
+                                        h.cumulative[i]);
+    END LOOP;
+    out := out || pg_catalog.format(E'alert_grouping_grouping_latency_seconds_sum %s\nalert_grouping_grouping_latency_seconds_count %s\n',
+                                    h.sum_seconds, h.count);
+    out := out || E'# HELP alert_grouping_worker_runs_total Background worker passes that acted or failed, by outcome.\n'
+               || E'# TYPE alert_grouping_worker_runs_total counter\n'
+               || (SELECT pg_catalog.format(E'alert_grouping_worker_runs_total{outcome="ok"} %s\nalert_grouping_worker_runs_total{outcome="failed"} %s\n',
+                                            pg_catalog.count(*) FILTER (WHERE w.ok), pg_catalog.count(*) FILTER (WHERE NOT w.ok))
+                     FROM alert_grouping.worker_runs AS w);
+    RETURN out;
+END
+$$;
+
+------------------------------------------------------------------------------------------
 -- Row-level security
 ------------------------------------------------------------------------------------------
 -- Viewers read uptime and status pages; admins configure components; the rollups, their
@@ -6971,7 +7057,7 @@ BEGIN
         'alert_grouping.feature_flags, alert_grouping.episode_members, '
         'alert_grouping.daily_stats, alert_grouping.uptime_rollups, '
         'alert_grouping.uptime_rollup_state, alert_grouping.uptime_changes, '
-        'alert_grouping.status_page_component_history TO %I', role);
+        'alert_grouping.status_page_component_history, alert_grouping.stats TO %I', role);
     EXECUTE pg_catalog.format('GRANT SELECT, UPDATE ON alert_grouping.projects TO %I', role);
     -- The outbox is written by the escalation passes; readers mark what they delivered.
     EXECUTE pg_catalog.format(
@@ -7249,89 +7335,3 @@ UPDATE pg_catalog.pg_init_privs AS ip
               AND d.deptype = 'e'
            UNION ALL
            SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass, 'alert_grouping'::pg_catalog.regnamespace);
-
-------------------------------------------------------------------------------------------
--- Metrics
-------------------------------------------------------------------------------------------
-CREATE FUNCTION alert_grouping.engine_latency_histogram(OUT le float8[], OUT cumulative bigint[],
-                                                        OUT sum_seconds float8, OUT count bigint)
-AS 'MODULE_PATHNAME', 'ag_engine_latency_histogram'
-LANGUAGE C VOLATILE STRICT
-SET search_path = pg_catalog, pg_temp;
-
--- Per project, from the tables (what the caller may read): the totals a dashboard wants.
-CREATE VIEW alert_grouping.stats WITH (security_invoker = true) AS
-SELECT p.id AS project_id, p.name AS project,
-       a.alerts, a.duplicates, a.alerts + a.duplicates AS events, a.grouped,
-       e.episodes, e.open_episodes,
-       CASE WHEN e.episodes > 0 THEN pg_catalog.round(a.alerts::numeric / e.episodes, 2) END AS alerts_per_episode,
-       i.incidents, i.open_incidents, x.engine_errors, n.notifications, n.undelivered
-  FROM alert_grouping.projects AS p
-  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS alerts,
-                             COALESCE(pg_catalog.sum(al.duplicate_count), 0)::bigint AS duplicates,
-                             pg_catalog.count(*) FILTER (WHERE al.episode_id IS NOT NULL) AS grouped
-                        FROM alert_grouping.alerts AS al WHERE al.project_id = p.id) AS a
-  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS episodes,
-                             pg_catalog.count(*) FILTER (WHERE ep.state <> 'resolved') AS open_episodes
-                        FROM alert_grouping.episodes AS ep WHERE ep.project_id = p.id) AS e
-  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS incidents,
-                             pg_catalog.count(*) FILTER (WHERE inc.status <> 'resolved') AS open_incidents
-                        FROM alert_grouping.incidents AS inc WHERE inc.project_id = p.id) AS i
-  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS engine_errors
-                        FROM alert_grouping.engine_errors AS ee WHERE ee.project_id = p.id) AS x
-  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS notifications,
-                             pg_catalog.count(*) FILTER (WHERE nt.delivered_at IS NULL) AS undelivered
-                        FROM alert_grouping.notifications AS nt WHERE nt.project_id = p.id) AS n;
-
--- The Prometheus text exposition format (version 0.0.4): per-project counters and gauges from
--- the tables, the grouping latency histogram (server-wide when preloaded), the worker's runs.
-CREATE FUNCTION alert_grouping.prometheus_metrics() RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    out text := '';
-    h record;
-    i integer;
-    metric record;
-BEGIN
-    FOR metric IN SELECT * FROM (VALUES
-            ('alert_grouping_alerts_ingested_total', 'counter', 'Alert events received (stored alerts and the duplicates they absorbed).', 'events'),
-            ('alert_grouping_alerts_deduplicated_total', 'counter', 'Alert events absorbed as duplicates of a stored alert.', 'duplicates'),
-            ('alert_grouping_alerts_grouped_total', 'counter', 'Stored alerts that joined an episode.', 'grouped'),
-            ('alert_grouping_episodes_created_total', 'counter', 'Episodes created.', 'episodes'),
-            ('alert_grouping_episodes_open', 'gauge', 'Episodes not resolved.', 'open_episodes'),
-            ('alert_grouping_incidents_open', 'gauge', 'Incidents not resolved.', 'open_incidents'),
-            ('alert_grouping_engine_errors_total', 'counter', 'Statements whose alerts were stored but could not be grouped.', 'engine_errors'),
-            ('alert_grouping_notifications_total', 'counter', 'Notifications written by escalations.', 'notifications'),
-            ('alert_grouping_notifications_undelivered', 'gauge', 'Notifications not marked delivered.', 'undelivered'))
-            AS v(name, kind, help, col)
-    LOOP
-        out := out || pg_catalog.format(E'# HELP %s %s\n# TYPE %s %s\n', metric.name, metric.help, metric.name, metric.kind);
-        EXECUTE pg_catalog.format(
-            'SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(%L, s.project_id, s.%I), %L ORDER BY s.project_id), %L) '
-            'FROM alert_grouping.stats AS s',
-            metric.name || E'{project="%s"} %s', metric.col, E'\n', '')
-          INTO h;
-        IF h.coalesce <> '' THEN
-            out := out || h.coalesce || E'\n';
-        END IF;
-    END LOOP;
-    h := alert_grouping.engine_latency_histogram();
-    out := out || E'# HELP alert_grouping_grouping_latency_seconds Time the engine took per statement, deciding and writing.\n'
-               || E'# TYPE alert_grouping_grouping_latency_seconds histogram\n';
-    FOR i IN 1 .. pg_catalog.cardinality(h.le) LOOP
-        out := out || pg_catalog.format(E'alert_grouping_grouping_latency_seconds_bucket{le="%s"} %s\n',
-                                        CASE WHEN h.le[i] = 'Infinity'::float8 THEN '+Inf' ELSE h.le[i]::text END,
-                                        h.cumulative[i]);
-    END LOOP;
-    out := out || pg_catalog.format(E'alert_grouping_grouping_latency_seconds_sum %s\nalert_grouping_grouping_latency_seconds_count %s\n',
-                                    h.sum_seconds, h.count);
-    out := out || E'# HELP alert_grouping_worker_runs_total Background worker passes that acted or failed, by outcome.\n'
-               || E'# TYPE alert_grouping_worker_runs_total counter\n'
-               || (SELECT pg_catalog.format(E'alert_grouping_worker_runs_total{outcome="ok"} %s\nalert_grouping_worker_runs_total{outcome="failed"} %s\n',
-                                            pg_catalog.count(*) FILTER (WHERE w.ok), pg_catalog.count(*) FILTER (WHERE NOT w.ok))
-                     FROM alert_grouping.worker_runs AS w);
-    RETURN out;
-END
-$$;
