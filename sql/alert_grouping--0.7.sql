@@ -7289,7 +7289,9 @@ GRANT EXECUTE ON FUNCTION
     alert_grouping.schedule_time(text, text, text),
     alert_grouping.within_restrictions(jsonb, timestamp),
     alert_grouping.layer_on_call(jsonb, text, timestamptz),
-    alert_grouping.schedule_on_call(uuid, uuid, timestamptz) TO PUBLIC;
+    alert_grouping.schedule_on_call(uuid, uuid, timestamptz),
+    alert_grouping.bucket_floor(timestamptz, text),
+    alert_grouping.multirange_seconds(tstzmultirange) TO PUBLIC;
 
 -- Roles granted access before this version get the new tables and functions too.
 DO $$

@@ -10,7 +10,7 @@
 -- usable by any role holding TEMP on the database, so pgTAP's functions work after SET ROLE:
 -- each statement under test runs as the role it names, inside throws_ok / lives_ok / set_eq.
 BEGIN;
-SELECT plan(152);
+SELECT plan(162);
 
 ------------------------------------------------------------------------------------------
 -- Constants, roles, helpers
@@ -488,6 +488,26 @@ BEGIN
                                   VALUES (%L, %L, %L, now(), now() + interval '1 hour')$$, p1, pg_temp.k('s1'), pg_temp.k('admin2')),
                           '22023', format('user_id: user %s is not a member of project %s', pg_temp.k('admin2'), p1),
                           'admin1 cannot put P2''s admin on call in P1' || tag);
+    PERFORM pg_temp.act(mode, 'super');
+
+    -- K. Uptime and status pages (5): viewers read uptime; admins configure components;
+    -- the rollups are the maintenance's to write.
+    PERFORM pg_temp.act(mode, 'view1');
+    RETURN NEXT lives_ok(format('SELECT alert_grouping.uptime(%L, %L, now() - interval ''1 day'', now())', p1, pg_temp.k('m1')),
+                         'view1 reads a P1 monitor''s uptime' || tag);
+    PERFORM pg_temp.act(mode, 'resp1');
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.status_page_components (project_id, name) VALUES (%L, 'x')$$, p1),
+                          '42501', 'new row violates row-level security policy for table "status_page_components"',
+                          'resp1 cannot create a P1 component' || tag);
+    RETURN NEXT throws_ok(format('DELETE FROM alert_grouping.uptime_rollups WHERE project_id = %L', p1),
+                          '42501', 'permission denied for table uptime_rollups',
+                          'resp1 cannot delete P1 rollups' || tag);
+    PERFORM pg_temp.act(mode, 'admin1');
+    RETURN NEXT lives_ok(format($$INSERT INTO alert_grouping.status_page_components (project_id, name, aggregation) VALUES (%L, 'api', 'majority')$$, p1),
+                         'admin1 can create a P1 component' || tag);
+    PERFORM pg_temp.act(mode, 'admin2');
+    RETURN NEXT throws_ok(format('SELECT alert_grouping.component_uptime(%L, %L, now() - interval ''1 day'', now())', p1, pg_temp.k('c1')),
+                          'P0002', NULL, 'admin2 cannot read a P1 component''s uptime (not found for it)' || tag);
     PERFORM pg_temp.act(mode, 'super');
 
     -- H. Mode-specific identity rules
