@@ -912,6 +912,14 @@ AS 'MODULE_PATHNAME', 'ag_engine_latency_histogram'
 LANGUAGE C VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp;
 
+-- The event counters: server-wide since the server started when the library is preloaded
+-- (shared memory), else the calling backend's.
+CREATE FUNCTION alert_grouping.metric_counters(OUT names text[], OUT counts bigint[],
+                                               OUT server_wide boolean)
+AS 'MODULE_PATHNAME', 'ag_metric_counters'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
+
 -- Per project, from the tables (what the caller may read): the totals a dashboard wants.
 CREATE VIEW alert_grouping.stats WITH (security_invoker = true) AS
 SELECT p.id AS project_id, p.name AS project,
@@ -945,9 +953,29 @@ AS $$
 DECLARE
     out text := '';
     h record;
+    c record;
     i integer;
     metric record;
 BEGIN
+    -- Counters: from shared memory when preloaded (server-wide, since the server started);
+    -- without, per project from the tables.
+    c := alert_grouping.metric_counters();
+    IF c.server_wide THEN
+        FOR metric IN SELECT * FROM (VALUES
+                ('alerts_ingested', 'Alert events the engine received (stored alerts and duplicates), since the server started.'),
+                ('alerts_deduplicated', 'Alert events absorbed as duplicates of a stored alert, since the server started.'),
+                ('alerts_grouped', 'Alerts that joined an episode, since the server started.'),
+                ('episodes_created', 'Episodes created, since the server started.'),
+                ('engine_errors', 'Statements whose alerts were stored but could not be grouped, since the server started.'),
+                ('worker_passes', 'Background worker passes, since the server started.'),
+                ('worker_failures', 'Background worker passes that failed, since the server started.'))
+                AS v(name, help)
+        LOOP
+            out := out || pg_catalog.format(E'# HELP alert_grouping_%s_total %s\n# TYPE alert_grouping_%s_total counter\nalert_grouping_%s_total %s\n',
+                                            metric.name, metric.help, metric.name, metric.name,
+                                            c.counts[pg_catalog.array_position(c.names, metric.name)]);
+        END LOOP;
+    END IF;
     FOR metric IN SELECT * FROM (VALUES
             ('alert_grouping_alerts_ingested_total', 'counter', 'Alert events received (stored alerts and the duplicates they absorbed).', 'events'),
             ('alert_grouping_alerts_deduplicated_total', 'counter', 'Alert events absorbed as duplicates of a stored alert.', 'duplicates'),
@@ -960,6 +988,7 @@ BEGIN
             ('alert_grouping_notifications_undelivered', 'gauge', 'Notifications not marked delivered.', 'undelivered'))
             AS v(name, kind, help, col)
     LOOP
+        CONTINUE WHEN c.server_wide AND metric.kind = 'counter' AND metric.col <> 'notifications';
         out := out || pg_catalog.format(E'# HELP %s %s\n# TYPE %s %s\n', metric.name, metric.help, metric.name, metric.kind);
         EXECUTE pg_catalog.format(
             'SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(%L, s.project_id, s.%I), %L ORDER BY s.project_id), %L) '
@@ -980,11 +1009,13 @@ BEGIN
     END LOOP;
     out := out || pg_catalog.format(E'alert_grouping_grouping_latency_seconds_sum %s\nalert_grouping_grouping_latency_seconds_count %s\n',
                                     h.sum_seconds, h.count);
-    out := out || E'# HELP alert_grouping_worker_runs_total Background worker passes that acted or failed, by outcome.\n'
-               || E'# TYPE alert_grouping_worker_runs_total counter\n'
-               || (SELECT pg_catalog.format(E'alert_grouping_worker_runs_total{outcome="ok"} %s\nalert_grouping_worker_runs_total{outcome="failed"} %s\n',
-                                            pg_catalog.count(*) FILTER (WHERE w.ok), pg_catalog.count(*) FILTER (WHERE NOT w.ok))
-                     FROM alert_grouping.worker_runs AS w);
+    IF NOT c.server_wide THEN
+        out := out || E'# HELP alert_grouping_worker_runs_total Background worker passes that acted or failed, by outcome.\n'
+                   || E'# TYPE alert_grouping_worker_runs_total counter\n'
+                   || (SELECT pg_catalog.format(E'alert_grouping_worker_runs_total{outcome="ok"} %s\nalert_grouping_worker_runs_total{outcome="failed"} %s\n',
+                                                pg_catalog.count(*) FILTER (WHERE w.ok), pg_catalog.count(*) FILTER (WHERE NOT w.ok))
+                         FROM alert_grouping.worker_runs AS w);
+    END IF;
     RETURN out;
 END
 $$;

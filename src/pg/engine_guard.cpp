@@ -1,4 +1,5 @@
 #include "engine_guard.hpp"
+#include "metric_counters.hpp"
 
 #include "module.hpp"
 #include "spi_query.hpp"
@@ -38,6 +39,7 @@ void unpin_search_path(int level) {
 // that fails, the alerts are still kept and only the WARNING tells.
 void record_engine_error(Oid owner, ErrorData *edata, void (*record)(void *, ErrorData *),
                          void *context) {
+  count_event(Counter::EngineErrors);
   MemoryContext caller_context = CurrentMemoryContext;
   ResourceOwner caller_owner = CurrentResourceOwner;
   Oid save_user;

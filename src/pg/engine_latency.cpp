@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "entry.hpp"
+#include "metric_counters.hpp"
 
 extern "C" {
 #include "port/atomics.h"
@@ -103,6 +104,7 @@ int64 monotonic_us() {
 }
 
 void record_engine_latency(int64 elapsed_us, int64 rows) {
+  count_event(Counter::AlertsIngested, rows);
   Histogram *h = histogram();
   pg_atomic_fetch_add_u64(&h->statements, 1);
   pg_atomic_fetch_add_u64(&h->rows, uint64(rows));

@@ -4,6 +4,7 @@
 #include "engine_statements.hpp"
 #include "engine_writes.hpp"
 #include "episode_prediction.hpp"
+#include "metric_counters.hpp"
 #include "owner.hpp"
 #include "severity.hpp"
 
@@ -225,6 +226,9 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
     sql::insert_events.run({uuid_array(e.project), uuid_array(e.episode), timestamptz_array(e.at),
                             text_array(e.kind), text_array(e.detail)});
   remember_placements(w);
+  count_event(Counter::AlertsDeduplicated, result.deduplicated);
+  count_event(Counter::AlertsGrouped, result.grouped);
+  count_event(Counter::EpisodesCreated, result.episodes_created);
 
   // A row decided before it is stored cannot be counted yet: its statement's AFTER trigger
   // writes an empty plan, which considers them.

@@ -6,6 +6,7 @@
 #include "episode_prediction.hpp"
 #include "guard.hpp"
 #include "interrupts.hpp"
+#include "metric_counters.hpp"
 #include "project_config.hpp"
 #include "shard_scope.hpp"
 #include "statement_tracker.hpp"
@@ -91,6 +92,7 @@ void _PG_init(void) {
   ag::pg::register_statement_tracker();
   ag::pg::register_episode_prediction();
   ag::pg::register_engine_latency();
+  ag::pg::register_metric_counters();
   ag::pg::register_alert_columns_cache();
   ag::pg::register_shard_scope();
   // The background worker, only when preloaded; never during pg_upgrade.

@@ -4,6 +4,7 @@
 // longer (doubling, capped); a database without the extension (not created yet, or dropped)
 // is simply skipped. Written in C style: the error handling is PostgreSQL's own
 // (PG_TRY/longjmp), with no C++ object alive across it.
+#include "metric_counters.hpp"
 #include "worker.hpp"
 
 extern "C" {
@@ -139,10 +140,12 @@ bool run_pass(int *failures) {
   PG_END_TRY();
   pgstat_report_activity(STATE_IDLE, nullptr);
 
+  ag::pg::count_event(ag::pg::Counter::WorkerPasses);
   if (ok) {
     *failures = 0;
     return true;
   }
+  ag::pg::count_event(ag::pg::Counter::WorkerFailures);
   *failures += 1;
   long retry = backoff_ms(*failures);
   const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
