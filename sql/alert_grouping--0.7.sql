@@ -5165,10 +5165,6 @@ BEGIN
                WHEN 'team' THEN pg_catalog.format('team "%s"', COALESCE(tm.name, t.tgt ->> 'id'))
                ELSE pg_catalog.format('on call for schedule "%s"', COALESCE(sc.name, t.tgt ->> 'id'))
            END
-           || CASE WHEN rcpt.user_id IS NOT NULL OR (t.tgt ->> 'type' = 'schedule' AND NOT resolve_schedules) THEN ''
-                   WHEN t.tgt ->> 'type' = 'user' THEN ': not a member any more'
-                   WHEN t.tgt ->> 'type' = 'team' THEN ': nobody in it'
-                   ELSE ': nobody on call' END
       FROM due_steps AS ds
      CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(ds.targets) WITH ORDINALITY AS t(tgt, ord)
       LEFT JOIN alert_grouping.teams AS tm
@@ -5250,13 +5246,10 @@ BEGIN
                pg_catalog.array_agg(x.round), pg_catalog.array_agg(x.due_at),
                pg_catalog.array_agg(x.next_at), pg_catalog.array_agg(x.last_step),
                pg_catalog.array_agg(x.label), pg_catalog.array_agg(x.ord),
-               pg_catalog.array_agg(x.who), pg_catalog.array_agg(x.channel),
-               pg_catalog.array_agg(CASE WHEN x.who IS NOT NULL THEN x.reason
-                                         WHEN x.target_type = 'user' THEN x.reason || ': not a member any more'
-                                         WHEN x.target_type = 'team' THEN x.reason || ': nobody in it'
-                                         ELSE x.reason || ': nobody on call' END)
+               pg_catalog.array_agg(x.target_type), pg_catalog.array_agg(x.who),
+               pg_catalog.array_agg(x.channel), pg_catalog.array_agg(x.reason)
           INTO s_incident, s_status, s_step, s_level, s_round, s_due, s_next, s_last, s_label, s_ord,
-               s_user, s_channel, s_reason
+               s_type, s_user, s_channel, s_reason
           FROM (SELECT r.*, COALESCE(oc.user_id, r.user_id) AS who
                   FROM ROWS FROM (pg_catalog.unnest(s_incident), pg_catalog.unnest(s_status),
                                   pg_catalog.unnest(s_step), pg_catalog.unnest(s_level),
@@ -5305,16 +5298,21 @@ BEGIN
       FROM (SELECT r.incident_id, r.step, pg_catalog.min(r.due_at) AS due_at, pg_catalog.min(r.status) AS status,
                    pg_catalog.format('escalated to %s: %s', pg_catalog.min(r.label),
                        COALESCE(pg_catalog.string_agg(
-                                    CASE WHEN r.user_id IS NULL THEN r.reason
-                                         ELSE pg_catalog.format('paged user %s (%s)', r.user_id, r.reason) END,
+                                    -- A target that reached nobody, said once for both paths.
+                                    CASE WHEN r.user_id IS NOT NULL
+                                         THEN pg_catalog.format('paged user %s (%s)', r.user_id, r.reason)
+                                         WHEN r.target_type = 'user' THEN r.reason || ': not a member any more'
+                                         WHEN r.target_type = 'team' THEN r.reason || ': nobody in it'
+                                         ELSE r.reason || ': nobody on call' END,
                                     '; ' ORDER BY r.ord, r.user_id), 'nobody to page')) AS message
               FROM (SELECT DISTINCT ON (x.incident_id, x.step, x.user_id,
                                         CASE WHEN x.user_id IS NULL THEN x.ord END) x.*
                       FROM ROWS FROM (pg_catalog.unnest(s_incident), pg_catalog.unnest(s_step),
                                       pg_catalog.unnest(s_due), pg_catalog.unnest(s_status),
                                       pg_catalog.unnest(s_label), pg_catalog.unnest(s_user),
-                                      pg_catalog.unnest(s_reason), pg_catalog.unnest(s_ord))
-                           AS x(incident_id, step, due_at, status, label, user_id, reason, ord)
+                                      pg_catalog.unnest(s_reason), pg_catalog.unnest(s_ord),
+                                      pg_catalog.unnest(s_type))
+                           AS x(incident_id, step, due_at, status, label, user_id, reason, ord, target_type)
                      ORDER BY x.incident_id, x.step, x.user_id,
                               CASE WHEN x.user_id IS NULL THEN x.ord END, x.ord) AS r
              GROUP BY r.incident_id, r.step) AS g
