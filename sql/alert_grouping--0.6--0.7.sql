@@ -200,13 +200,107 @@ CREATE FUNCTION alert_grouping.bucket_floor(t timestamptz, granularity text) RET
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.timezone('UTC', pg_catalog.date_trunc(granularity, pg_catalog.timezone('UTC', t)));
+    SELECT pg_catalog.date_bin(CASE granularity WHEN 'hour' THEN interval '1 hour' WHEN 'day' THEN interval '1 day' END,
+                               t, timestamptz '2000-01-01 00:00:00+00');
 $$;
 
--- Writes the hourly buckets of one monitor over [from_ts, to_ts) (whole hours) from the raw
--- data, and the daily buckets of the days they fall in. Returns the buckets written.
-CREATE FUNCTION alert_grouping.write_rollups(project_id uuid, monitor_id uuid,
-                                             from_ts timestamptz, to_ts timestamptz)
+-- The hourly buckets of a project's monitors from the raw data, each monitor over its own
+-- [from_ts, to_ts) of whole hours: what uptime_seconds gives for each hour, computed for all of
+-- them at once (each check's held time cut at the hours it spans).
+CREATE FUNCTION alert_grouping.hourly_uptime(project_id uuid, monitor_ids uuid[],
+                                             from_ts timestamptz[], to_ts timestamptz[])
+RETURNS TABLE (monitor_id uuid, bucket_start timestamptz, up_seconds numeric,
+               down_seconds numeric, maintenance_seconds numeric, unknown_seconds numeric,
+               checks integer, failures integer)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH span AS (
+        SELECT v.m AS monitor_id, v.f, v.t, 2 * mo.check_interval AS hold,
+               (SELECT pg_catalog.range_agg(pg_catalog.tstzrange(w.starts_at, w.ends_at, '[)'))
+                  FROM alert_grouping.maintenance_windows AS w
+                 WHERE w.project_id = hourly_uptime.project_id
+                   AND (w.monitor_ids IS NULL OR v.m = ANY (w.monitor_ids))
+                   AND w.starts_at < v.t AND w.ends_at > v.f) AS maintenance
+          FROM ROWS FROM (pg_catalog.unnest(monitor_ids), pg_catalog.unnest(from_ts),
+                          pg_catalog.unnest(to_ts)) AS v(m, f, t)
+          JOIN alert_grouping.monitors AS mo
+            ON mo.project_id = hourly_uptime.project_id AND mo.id = v.m
+         WHERE v.f < v.t),
+    -- The last check before each span (its state may hold into it) and the checks in it.
+    c AS (
+        SELECT sp.monitor_id, sp.f, sp.t, sp.hold, sp.maintenance, b.checked_at, b.ok, false AS counted
+          FROM span AS sp
+          CROSS JOIN LATERAL (
+              SELECT r.checked_at, r.ok FROM alert_grouping.check_results AS r
+               WHERE r.project_id = hourly_uptime.project_id AND r.monitor_id = sp.monitor_id
+                 AND r.checked_at < sp.f AND r.checked_at >= sp.f - sp.hold
+               ORDER BY r.checked_at DESC, r.ok LIMIT 1) AS b
+        UNION ALL
+        SELECT sp.monitor_id, sp.f, sp.t, sp.hold, sp.maintenance, r.checked_at, r.ok, true
+          FROM span AS sp
+          JOIN alert_grouping.check_results AS r
+            ON r.project_id = hourly_uptime.project_id AND r.monitor_id = sp.monitor_id
+           AND r.checked_at >= sp.f AND r.checked_at < sp.t),
+    -- What each check holds within its span; of two checks at the same time, the failure
+    -- (the success before it holds nothing).
+    held AS (
+        SELECT c.monitor_id, c.f, c.maintenance, c.ok, c.counted, c.checked_at,
+               GREATEST(c.checked_at, c.f) AS hs,
+               LEAST(pg_catalog.lead(c.checked_at) OVER w, c.checked_at + c.hold, c.t) AS he
+          FROM c
+        WINDOW w AS (PARTITION BY c.monitor_id, c.f ORDER BY c.checked_at, c.ok DESC)),
+    -- Cut at the hours it spans (most lie in one). The hour it starts in is bucket_floor's,
+    -- written out: a function with settings of its own is not inlined, and this runs once a
+    -- check. Durations in whole microseconds (the float8 epoch of an interval under a few
+    -- centuries is exact once rounded), summed as integers.
+    pieces AS (
+        SELECT h.monitor_id, h.f, h.maintenance, h.ok, h.counted, h.hs, h.he, h.hb,
+               pg_catalog.generate_series(h.hb, CASE WHEN h.he <= h.hb + interval '1 hour' THEN h.hb
+                                                     ELSE h.he - interval '1 microsecond' END,
+                                          interval '1 hour') AS bucket
+          FROM (SELECT held.*, pg_catalog.date_bin(interval '1 hour', held.hs,
+                                                   timestamptz '2000-01-01 00:00:00+00') AS hb
+                  FROM held) AS h),
+    counted AS (
+        SELECT p.monitor_id, p.f, p.bucket, p.ok, p.counted AND p.bucket = p.hb AS counted,
+               CASE WHEN p.maintenance IS NULL
+                    THEN pg_catalog.round(pg_catalog.date_part('epoch',
+                             LEAST(p.he, p.bucket + interval '1 hour') - GREATEST(p.hs, p.bucket)) * 1000000)::bigint
+                    ELSE (alert_grouping.multirange_seconds(
+                              pg_catalog.tstzmultirange(pg_catalog.tstzrange(GREATEST(p.hs, p.bucket),
+                                                                             LEAST(p.he, p.bucket + interval '1 hour'), '[)'))
+                              - p.maintenance) * 1000000)::bigint END AS us
+          FROM pieces AS p),
+    per_hour AS (
+        SELECT p.monitor_id, p.f, p.bucket,
+               pg_catalog.round(COALESCE(pg_catalog.sum(p.us) FILTER (WHERE p.ok), 0)::numeric / 1000000, 6) AS up,
+               pg_catalog.round(COALESCE(pg_catalog.sum(p.us) FILTER (WHERE NOT p.ok), 0)::numeric / 1000000, 6) AS down,
+               pg_catalog.count(*) FILTER (WHERE p.counted) AS checks,
+               pg_catalog.count(*) FILTER (WHERE p.counted AND NOT p.ok) AS failures
+          FROM counted AS p
+         GROUP BY p.monitor_id, p.f, p.bucket)
+    SELECT sp.monitor_id, hr, COALESCE(ph.up, 0), COALESCE(ph.down, 0), hm.maint,
+           3600 - COALESCE(ph.up, 0) - COALESCE(ph.down, 0) - hm.maint,
+           COALESCE(ph.checks, 0)::integer, COALESCE(ph.failures, 0)::integer
+      FROM span AS sp
+     CROSS JOIN LATERAL pg_catalog.generate_series(sp.f, sp.t - interval '1 hour', interval '1 hour') AS hr
+     CROSS JOIN LATERAL (SELECT CASE WHEN sp.maintenance IS NULL THEN 0::numeric
+                                     ELSE alert_grouping.multirange_seconds(
+                                              sp.maintenance * pg_catalog.tstzmultirange(
+                                                  pg_catalog.tstzrange(hr, hr + interval '1 hour', '[)'))) END AS maint) AS hm
+      LEFT JOIN per_hour AS ph ON ph.monitor_id = sp.monitor_id AND ph.f = sp.f AND ph.bucket = hr;
+END
+$$;
+
+-- Writes the hourly buckets of a project's monitors, each over its own [from_ts, to_ts) (whole
+-- hours), from the raw data, and the daily buckets of the days they fall in. Returns the
+-- buckets written.
+CREATE FUNCTION alert_grouping.write_rollups(project_id uuid, monitor_ids uuid[],
+                                             from_ts timestamptz[], to_ts timestamptz[])
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -215,6 +309,7 @@ AS $$
 DECLARE
     hours integer;
     days integer;
+    b_monitor uuid[];
     b_start timestamptz[];
     b_up numeric[];
     b_down numeric[];
@@ -223,27 +318,30 @@ DECLARE
     b_checks integer[];
     b_failures integer[];
 BEGIN
-    IF from_ts >= to_ts THEN
+    IF monitor_ids IS NULL OR pg_catalog.cardinality(monitor_ids) = 0 THEN
         RETURN 0;
     END IF;
-    -- Computed first, then written: on Citus the computation reads the shards the write
-    -- would be modifying.
-    SELECT pg_catalog.array_agg(h), pg_catalog.array_agg(s.up_seconds), pg_catalog.array_agg(s.down_seconds),
+    -- Computed first, then written: on Citus a statement may not read the shards it writes
+    -- through a function.
+    SELECT pg_catalog.array_agg(s.monitor_id), pg_catalog.array_agg(s.bucket_start),
+           pg_catalog.array_agg(s.up_seconds), pg_catalog.array_agg(s.down_seconds),
            pg_catalog.array_agg(s.maintenance_seconds), pg_catalog.array_agg(s.unknown_seconds),
            pg_catalog.array_agg(s.checks), pg_catalog.array_agg(s.failures)
-      INTO b_start, b_up, b_down, b_maintenance, b_unknown, b_checks, b_failures
-      FROM pg_catalog.generate_series(from_ts, to_ts - interval '1 hour', interval '1 hour') AS h,
-           LATERAL alert_grouping.uptime_seconds(write_rollups.project_id, write_rollups.monitor_id,
-                                                 h, h + interval '1 hour') AS s;
+      INTO b_monitor, b_start, b_up, b_down, b_maintenance, b_unknown, b_checks, b_failures
+      FROM alert_grouping.hourly_uptime(write_rollups.project_id, monitor_ids, from_ts, to_ts) AS s;
+    IF b_monitor IS NULL THEN
+        RETURN 0;
+    END IF;
     INSERT INTO alert_grouping.uptime_rollups AS u
         (project_id, monitor_id, granularity, bucket_start, up_seconds, down_seconds,
          maintenance_seconds, unknown_seconds, checks, failures)
-    SELECT write_rollups.project_id, write_rollups.monitor_id, 'hour', v.h, v.up, v.down, v.maintenance,
+    SELECT write_rollups.project_id, v.m, 'hour', v.h, v.up, v.down, v.maintenance,
            v.unknown, v.checks, v.failures
-      FROM ROWS FROM (pg_catalog.unnest(b_start), pg_catalog.unnest(b_up), pg_catalog.unnest(b_down),
-                      pg_catalog.unnest(b_maintenance), pg_catalog.unnest(b_unknown),
-                      pg_catalog.unnest(b_checks), pg_catalog.unnest(b_failures))
-           AS v(h, up, down, maintenance, unknown, checks, failures)
+      FROM ROWS FROM (pg_catalog.unnest(b_monitor), pg_catalog.unnest(b_start), pg_catalog.unnest(b_up),
+                      pg_catalog.unnest(b_down), pg_catalog.unnest(b_maintenance),
+                      pg_catalog.unnest(b_unknown), pg_catalog.unnest(b_checks),
+                      pg_catalog.unnest(b_failures))
+           AS v(m, h, up, down, maintenance, unknown, checks, failures)
     ON CONFLICT (project_id, monitor_id, granularity, bucket_start) DO UPDATE
        SET up_seconds = EXCLUDED.up_seconds, down_seconds = EXCLUDED.down_seconds,
            maintenance_seconds = EXCLUDED.maintenance_seconds,
@@ -254,16 +352,21 @@ BEGIN
     INSERT INTO alert_grouping.uptime_rollups AS u
         (project_id, monitor_id, granularity, bucket_start, up_seconds, down_seconds,
          maintenance_seconds, unknown_seconds, checks, failures)
-    SELECT write_rollups.project_id, write_rollups.monitor_id, 'day', d.day,
-           pg_catalog.sum(r.up_seconds), pg_catalog.sum(r.down_seconds),
-           pg_catalog.sum(r.maintenance_seconds), pg_catalog.sum(r.unknown_seconds),
-           pg_catalog.sum(r.checks), pg_catalog.sum(r.failures)
-      FROM pg_catalog.generate_series(alert_grouping.bucket_floor(from_ts, 'day'),
-                                      to_ts - interval '1 hour', interval '1 day') AS d(day)
-      JOIN alert_grouping.uptime_rollups AS r
-        ON r.project_id = write_rollups.project_id AND r.monitor_id = write_rollups.monitor_id
-       AND r.granularity = 'hour' AND r.bucket_start >= d.day AND r.bucket_start < d.day + interval '1 day'
-     GROUP BY d.day
+    SELECT write_rollups.project_id, d.m, 'day', d.day, t.up, t.down, t.maintenance, t.unknown,
+           t.checks, t.failures
+      FROM (SELECT DISTINCT v.m, pg_catalog.date_bin(interval '1 day', v.h, timestamptz '2000-01-01 00:00:00+00') AS day
+              FROM ROWS FROM (pg_catalog.unnest(b_monitor), pg_catalog.unnest(b_start)) AS v(m, h)) AS d
+     CROSS JOIN LATERAL (
+           SELECT pg_catalog.sum(r.up_seconds) AS up, pg_catalog.sum(r.down_seconds) AS down,
+                  pg_catalog.sum(r.maintenance_seconds) AS maintenance,
+                  pg_catalog.sum(r.unknown_seconds) AS unknown, pg_catalog.sum(r.checks) AS checks,
+                  pg_catalog.sum(r.failures) AS failures
+             FROM alert_grouping.uptime_rollups AS r
+            WHERE r.project_id = write_rollups.project_id
+              -- As row comparisons, which only the primary key serves: right after a first
+              -- rollup the statistics may say the table is empty, and another index look cheap.
+              AND (r.monitor_id, r.granularity, r.bucket_start) >= (d.m, 'hour', d.day)
+              AND (r.monitor_id, r.granularity, r.bucket_start) < (d.m, 'hour', d.day + interval '1 day')) AS t
     ON CONFLICT (project_id, monitor_id, granularity, bucket_start) DO UPDATE
        SET up_seconds = EXCLUDED.up_seconds, down_seconds = EXCLUDED.down_seconds,
            maintenance_seconds = EXCLUDED.maintenance_seconds,
@@ -287,66 +390,85 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    ch record;
-    st record;
+    -- The hours of a monitor rolled up in one statement: a week (memory stays bounded
+    -- however long the rollups have waited).
+    step constant interval := interval '7 days';
+    batch constant integer := 1000;
+    fresh uuid[];
+    mons uuid[];
+    froms timestamptz[];
+    tos timestamptz[];
     written integer := 0;
 BEGIN
-    -- Monitors whose first results arrived: their rollups start at their first result's hour.
-    INSERT INTO alert_grouping.uptime_rollup_state AS s (project_id, monitor_id, rolled_up_until)
-    SELECT DISTINCT ON (c.project_id, c.monitor_id) c.project_id, c.monitor_id,
-           alert_grouping.bucket_floor(first_check.t, 'hour')
-      FROM alert_grouping.uptime_changes AS c
-     CROSS JOIN LATERAL (SELECT pg_catalog.min(r.checked_at) AS t FROM alert_grouping.check_results AS r
-                          WHERE r.project_id = c.project_id AND r.monitor_id = c.monitor_id) AS first_check
-     WHERE c.project_id = rollup_project_uptime.project_id
-       AND c.monitor_id IS NOT NULL AND first_check.t IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM alert_grouping.uptime_rollup_state AS x
-                        WHERE x.project_id = c.project_id AND x.monitor_id = c.monitor_id)
-    ON CONFLICT (project_id, monitor_id) DO NOTHING;
+    -- Monitors whose first results arrived: their rollups start at their first result's hour
+    -- (the completed hours below), so the changes pass leaves them out.
+    WITH added AS (
+        INSERT INTO alert_grouping.uptime_rollup_state AS s (project_id, monitor_id, rolled_up_until)
+        SELECT c.project_id, c.monitor_id, alert_grouping.bucket_floor(first_check.t, 'hour')
+          FROM (SELECT DISTINCT c.project_id, c.monitor_id FROM alert_grouping.uptime_changes AS c
+                 WHERE c.project_id = rollup_project_uptime.project_id AND c.monitor_id IS NOT NULL) AS c
+         CROSS JOIN LATERAL (SELECT pg_catalog.min(r.checked_at) AS t FROM alert_grouping.check_results AS r
+                              WHERE r.project_id = c.project_id AND r.monitor_id = c.monitor_id) AS first_check
+         WHERE first_check.t IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM alert_grouping.uptime_rollup_state AS x
+                            WHERE x.project_id = c.project_id AND x.monitor_id = c.monitor_id)
+        ON CONFLICT (project_id, monitor_id) DO NOTHING
+        RETURNING s.monitor_id)
+    SELECT pg_catalog.array_agg(a.monitor_id) INTO fresh FROM added AS a;
 
-    -- What changed in hours already rolled up: those hours again.
-    FOR ch IN
-        WITH taken AS (DELETE FROM alert_grouping.uptime_changes AS c
-                        WHERE c.project_id = rollup_project_uptime.project_id RETURNING c.*),
-        spans AS (
-            SELECT s.project_id, s.monitor_id, s.rolled_up_until,
-                   alert_grouping.bucket_floor(t.from_ts - 2 * m.check_interval, 'hour') AS from_hour,
-                   LEAST(alert_grouping.bucket_floor(t.to_ts + 2 * m.check_interval, 'hour') + interval '1 hour',
-                         s.rolled_up_until) AS to_hour
-              FROM taken AS t
-              JOIN alert_grouping.uptime_rollup_state AS s
-                ON s.project_id = rollup_project_uptime.project_id
-               AND (t.monitor_id IS NULL OR s.monitor_id = t.monitor_id)
-              JOIN alert_grouping.monitors AS m
-                ON m.project_id = rollup_project_uptime.project_id AND m.id = s.monitor_id)
-        -- Overlapping spans of one monitor once.
-        SELECT g.project_id, g.monitor_id, pg_catalog.lower(r) AS from_hour, pg_catalog.upper(r) AS to_hour
-          FROM (SELECT sp.project_id, sp.monitor_id,
-                       pg_catalog.range_agg(pg_catalog.tstzrange(sp.from_hour, sp.to_hour, '[)')) AS hours
-                  FROM spans AS sp WHERE sp.from_hour < sp.to_hour
-                 GROUP BY sp.project_id, sp.monitor_id) AS g,
-               pg_catalog.unnest(g.hours) AS r
-    LOOP
-        written := written + alert_grouping.write_rollups(ch.project_id, ch.monitor_id, ch.from_hour, ch.to_hour);
-    END LOOP;
+    -- What changed in hours already rolled up: those hours again, each monitor's overlapping
+    -- spans once. A change names a monitor, or (a maintenance window of all of them) none.
+    WITH taken AS (DELETE FROM alert_grouping.uptime_changes AS c
+                    WHERE c.project_id = rollup_project_uptime.project_id RETURNING c.*),
+    targets AS (
+        SELECT t.monitor_id, t.from_ts, t.to_ts FROM taken AS t WHERE t.monitor_id IS NOT NULL
+        UNION ALL
+        SELECT s.monitor_id, t.from_ts, t.to_ts
+          FROM taken AS t JOIN alert_grouping.uptime_rollup_state AS s
+            ON s.project_id = rollup_project_uptime.project_id
+         WHERE t.monitor_id IS NULL),
+    spans AS (
+        SELECT s.monitor_id,
+               alert_grouping.bucket_floor(t.from_ts - 2 * m.check_interval, 'hour') AS from_hour,
+               LEAST(alert_grouping.bucket_floor(t.to_ts + 2 * m.check_interval, 'hour') + interval '1 hour',
+                     s.rolled_up_until) AS to_hour
+          FROM targets AS t
+          JOIN alert_grouping.uptime_rollup_state AS s
+            ON s.project_id = rollup_project_uptime.project_id AND s.monitor_id = t.monitor_id
+          JOIN alert_grouping.monitors AS m
+            ON m.project_id = rollup_project_uptime.project_id AND m.id = t.monitor_id
+         WHERE fresh IS NULL OR NOT t.monitor_id = ANY (fresh)),
+    merged AS (
+        SELECT g.monitor_id, r FROM (
+            SELECT sp.monitor_id, pg_catalog.range_agg(pg_catalog.tstzrange(sp.from_hour, sp.to_hour, '[)')) AS hours
+              FROM spans AS sp WHERE sp.from_hour < sp.to_hour
+             GROUP BY sp.monitor_id) AS g,
+            pg_catalog.unnest(g.hours) AS r)
+    SELECT pg_catalog.array_agg(x.monitor_id), pg_catalog.array_agg(pg_catalog.lower(x.r)),
+           pg_catalog.array_agg(pg_catalog.upper(x.r))
+      INTO mons, froms, tos FROM merged AS x;
+    written := written + alert_grouping.write_rollups(project_id, mons, froms, tos);
 
-    -- The hours completed since the last run. A monitor deleted since has its state let go.
-    FOR st IN SELECT s.project_id, s.monitor_id, s.rolled_up_until,
-                     EXISTS (SELECT 1 FROM alert_grouping.monitors AS m
-                              WHERE m.project_id = rollup_project_uptime.project_id AND m.id = s.monitor_id) AS monitor_exists
-                FROM alert_grouping.uptime_rollup_state AS s
-               WHERE s.project_id = rollup_project_uptime.project_id AND s.rolled_up_until < target
-               ORDER BY s.monitor_id
-                 FOR UPDATE SKIP LOCKED
+    -- A monitor deleted since has its state let go.
+    DELETE FROM alert_grouping.uptime_rollup_state AS s
+     WHERE s.project_id = rollup_project_uptime.project_id
+       AND NOT EXISTS (SELECT 1 FROM alert_grouping.monitors AS m
+                        WHERE m.project_id = rollup_project_uptime.project_id AND m.id = s.monitor_id);
+
+    -- The hours completed since the last run, a batch of monitors and up to a week at a time.
     LOOP
-        IF NOT st.monitor_exists THEN
-            DELETE FROM alert_grouping.uptime_rollup_state AS s
-             WHERE s.project_id = rollup_project_uptime.project_id AND s.monitor_id = st.monitor_id;
-            CONTINUE;
-        END IF;
-        written := written + alert_grouping.write_rollups(st.project_id, st.monitor_id, st.rolled_up_until, target);
-        UPDATE alert_grouping.uptime_rollup_state AS s SET rolled_up_until = target
-         WHERE s.project_id = rollup_project_uptime.project_id AND s.monitor_id = st.monitor_id;
+        SELECT pg_catalog.array_agg(s.monitor_id), pg_catalog.array_agg(s.rolled_up_until),
+               pg_catalog.array_agg(LEAST(s.rolled_up_until + step, target))
+          INTO mons, froms, tos
+          FROM (SELECT s.monitor_id, s.rolled_up_until FROM alert_grouping.uptime_rollup_state AS s
+                 WHERE s.project_id = rollup_project_uptime.project_id AND s.rolled_up_until < target
+                 ORDER BY s.monitor_id LIMIT batch
+                   FOR UPDATE SKIP LOCKED) AS s;
+        EXIT WHEN mons IS NULL;
+        written := written + alert_grouping.write_rollups(project_id, mons, froms, tos);
+        UPDATE alert_grouping.uptime_rollup_state AS s SET rolled_up_until = v.t
+          FROM ROWS FROM (pg_catalog.unnest(mons), pg_catalog.unnest(tos)) AS v(m, t)
+         WHERE s.project_id = rollup_project_uptime.project_id AND s.monitor_id = v.m;
     END LOOP;
     RETURN written;
 END
@@ -412,9 +534,15 @@ BEGIN
     END IF;
     SELECT st.rolled_up_until INTO until FROM alert_grouping.uptime_rollup_state AS st
      WHERE st.project_id = uptime.project_id AND st.monitor_id = uptime.monitor_id;
-    SELECT r.bucket_start INTO first_bucket FROM alert_grouping.uptime_rollups AS r
-     WHERE r.project_id = uptime.project_id AND r.monitor_id = uptime.monitor_id AND r.granularity = 'hour'
-     ORDER BY r.bucket_start LIMIT 1;
+    -- The rollups start at the monitor's first bucket: its first day once the older hours
+    -- are past their retention.
+    SELECT LEAST((SELECT r.bucket_start FROM alert_grouping.uptime_rollups AS r
+                   WHERE r.project_id = uptime.project_id AND r.monitor_id = uptime.monitor_id
+                     AND r.granularity = 'hour' ORDER BY r.bucket_start LIMIT 1),
+                 (SELECT r.bucket_start FROM alert_grouping.uptime_rollups AS r
+                   WHERE r.project_id = uptime.project_id AND r.monitor_id = uptime.monitor_id
+                     AND r.granularity = 'day' ORDER BY r.bucket_start LIMIT 1))
+      INTO first_bucket;
     h1 := GREATEST(alert_grouping.bucket_floor(from_ts + interval '1 hour' - interval '1 microsecond', 'hour'), first_bucket);
     h2 := LEAST(alert_grouping.bucket_floor(to_ts, 'hour'), until);
     IF until IS NULL OR h1 IS NULL OR h1 >= h2
@@ -430,15 +558,29 @@ BEGIN
     up := up + s.up_seconds; down := down + s.down_seconds;
     s := alert_grouping.uptime_seconds(project_id, monitor_id, h2, to_ts);
     up := up + s.up_seconds; down := down + s.down_seconds;
+    -- Whole days from the daily buckets, the hours around them from the hourly ones (one
+    -- range each: a plan for all of them would read every hour of the monitor).
     d1 := alert_grouping.bucket_floor(h1 + interval '1 day' - interval '1 microsecond', 'day');
     d2 := alert_grouping.bucket_floor(h2, 'day');
+    IF d1 >= d2 THEN
+        d1 := h2;
+        d2 := h2;
+    END IF;
     SELECT up + COALESCE(pg_catalog.sum(r.up_seconds), 0), down + COALESCE(pg_catalog.sum(r.down_seconds), 0)
       INTO up, down
       FROM alert_grouping.uptime_rollups AS r
      WHERE r.project_id = uptime.project_id AND r.monitor_id = uptime.monitor_id
-       AND ((d1 < d2 AND r.granularity = 'day' AND r.bucket_start >= d1 AND r.bucket_start < d2)
-            OR (r.granularity = 'hour' AND r.bucket_start >= h1 AND r.bucket_start < h2
-                AND NOT (d1 < d2 AND r.bucket_start >= d1 AND r.bucket_start < d2)));
+       AND r.granularity = 'day' AND r.bucket_start >= d1 AND r.bucket_start < d2;
+    SELECT up + COALESCE(pg_catalog.sum(r.up_seconds), 0), down + COALESCE(pg_catalog.sum(r.down_seconds), 0)
+      INTO up, down
+      FROM alert_grouping.uptime_rollups AS r
+     WHERE r.project_id = uptime.project_id AND r.monitor_id = uptime.monitor_id
+       AND r.granularity = 'hour' AND r.bucket_start >= h1 AND r.bucket_start < d1;
+    SELECT up + COALESCE(pg_catalog.sum(r.up_seconds), 0), down + COALESCE(pg_catalog.sum(r.down_seconds), 0)
+      INTO up, down
+      FROM alert_grouping.uptime_rollups AS r
+     WHERE r.project_id = uptime.project_id AND r.monitor_id = uptime.monitor_id
+       AND r.granularity = 'hour' AND r.bucket_start >= d2 AND r.bucket_start < h2;
     RETURN CASE WHEN up + down > 0 THEN up / (up + down) END;
 END
 $$;
