@@ -10,6 +10,8 @@
 --       alert.
 --   CDN edge (Acme Shop): failing since minute 340, still down: an open incident.
 --   Stripe webhooks (Payments): up all along.
+-- Three status page components group them: Storefront (checkout, search, login; majority),
+-- Edge network (the CDN; worst) and Webhooks (Stripe; any_failure).
 -- Needs scripts/sample.sql (the demo schema's clock and monitor ids).
 
 SET client_min_messages = warning;
@@ -40,6 +42,19 @@ INSERT INTO alert_grouping.monitors (project_id, id, name, labels, alert_after_f
 SELECT p.project_id, demo.monitor_id(p.project_id, p.monitor), p.name, p.labels,
        p.after_failures, p.after_successes, p.severity, p.incident
   FROM demo.monitor_plan AS p;
+
+-- A status page: Acme's storefront (a majority of its three monitors down is a major outage)
+-- and edge network (its one monitor), Payments' webhooks (any failure is a partial outage).
+INSERT INTO alert_grouping.status_page_components (project_id, name, description, aggregation) VALUES
+    ('a11ce000-0000-4000-8000-000000000001', 'Storefront', 'Checkout, search and login', 'majority'),
+    ('a11ce000-0000-4000-8000-000000000001', 'Edge network', 'The CDN in front of the shop', 'worst'),
+    ('a11ce000-0000-4000-8000-000000000002', 'Webhooks', 'Payment provider callbacks', 'any_failure');
+UPDATE alert_grouping.monitors AS m
+   SET component_id = (SELECT c.id FROM alert_grouping.status_page_components AS c
+                        WHERE c.project_id = m.project_id
+                          AND c.name = CASE WHEN m.name LIKE 'CDN%' THEN 'Edge network'
+                                            WHEN m.name LIKE 'Stripe%' THEN 'Webhooks'
+                                            ELSE 'Storefront' END);
 
 INSERT INTO alert_grouping.maintenance_windows (project_id, title, starts_at, ends_at, monitor_ids)
 SELECT 'a11ce000-0000-4000-8000-000000000001', 'Login service database upgrade',
