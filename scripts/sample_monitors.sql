@@ -37,24 +37,26 @@ INSERT INTO demo.monitor_plan VALUES
  '{"env": "prod", "service": "webhooks", "probe": "http"}', 2, 1, 'high', false,
  '{}');
 
-INSERT INTO alert_grouping.monitors (project_id, id, name, labels, alert_after_failures,
-                                     recover_after_successes, severity, auto_create_incident)
-SELECT p.project_id, demo.monitor_id(p.project_id, p.monitor), p.name, p.labels,
-       p.after_failures, p.after_successes, p.severity, p.incident
-  FROM demo.monitor_plan AS p;
-
--- A status page: Acme's storefront (a majority of its three monitors down is a major outage)
--- and edge network (its one monitor), Payments' webhooks (any failure is a partial outage).
+-- A status page, opened when the sample starts: Acme's storefront (a majority of its three
+-- monitors down is a major outage) and edge network (its one monitor), Payments' webhooks
+-- (any failure is a partial outage).
 INSERT INTO alert_grouping.status_page_components (project_id, name, description, aggregation) VALUES
     ('a11ce000-0000-4000-8000-000000000001', 'Storefront', 'Checkout, search and login', 'majority'),
     ('a11ce000-0000-4000-8000-000000000001', 'Edge network', 'The CDN in front of the shop', 'worst'),
     ('a11ce000-0000-4000-8000-000000000002', 'Webhooks', 'Payment provider callbacks', 'any_failure');
-UPDATE alert_grouping.monitors AS m
-   SET component_id = (SELECT c.id FROM alert_grouping.status_page_components AS c
-                        WHERE c.project_id = m.project_id
-                          AND c.name = CASE WHEN m.name LIKE 'CDN%' THEN 'Edge network'
-                                            WHEN m.name LIKE 'Stripe%' THEN 'Webhooks'
-                                            ELSE 'Storefront' END);
+
+INSERT INTO alert_grouping.monitors (project_id, id, name, labels, alert_after_failures,
+                                     recover_after_successes, severity, auto_create_incident,
+                                     component_id)
+SELECT p.project_id, demo.monitor_id(p.project_id, p.monitor), p.name, p.labels,
+       p.after_failures, p.after_successes, p.severity, p.incident,
+       (SELECT c.id FROM alert_grouping.status_page_components AS c
+         WHERE c.project_id = p.project_id
+           AND c.name = CASE p.monitor WHEN 'probe-cdn' THEN 'Edge network'
+                                       WHEN 'probe-stripe' THEN 'Webhooks' ELSE 'Storefront' END)
+  FROM demo.monitor_plan AS p;
+SELECT alert_grouping.refresh_component_status(pr.id, NULL, c.day_start + interval '18 hours')
+  FROM alert_grouping.projects AS pr, demo.clock AS c;
 
 INSERT INTO alert_grouping.maintenance_windows (project_id, title, starts_at, ends_at, monitor_ids)
 SELECT 'a11ce000-0000-4000-8000-000000000001', 'Login service database upgrade',

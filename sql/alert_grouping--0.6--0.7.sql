@@ -729,6 +729,62 @@ CREATE TABLE alert_grouping.status_page_component_history (
 CREATE INDEX status_page_component_history_idx
     ON alert_grouping.status_page_component_history (project_id, component_id, since);
 
+-- A component's status from how many of its monitors there are, are down and are in
+-- maintenance (see above).
+CREATE FUNCTION alert_grouping.component_status(aggregation text, total bigint, down bigint,
+                                                maintenance bigint)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN total = 0 THEN 'unknown'
+                WHEN maintenance = total THEN 'under_maintenance'
+                WHEN down = 0 THEN 'operational'
+                WHEN aggregation = 'worst' THEN 'major_outage'
+                WHEN aggregation = 'majority' THEN
+                     CASE WHEN down * 2 > total - maintenance THEN 'major_outage' ELSE 'partial_outage' END
+                ELSE CASE WHEN down = total - maintenance THEN 'major_outage' ELSE 'partial_outage' END
+           END;
+$$;
+
+-- Writes that a component (locked by the caller) is in status as of "at", and its history:
+-- changes at one instant (monitors written one after the other) make one entry, and going
+-- back to the status the last entry holds continues it.
+CREATE FUNCTION alert_grouping.set_component_status(project_id uuid, component_id uuid,
+                                                    status text, at timestamptz, down bigint,
+                                                    maintenance bigint, total bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    previous record;
+BEGIN
+    DELETE FROM alert_grouping.status_page_component_history AS h
+     WHERE h.project_id = set_component_status.project_id AND h.component_id = set_component_status.component_id
+       AND h.since = set_component_status.at;
+    SELECT h.status, h.since INTO previous FROM alert_grouping.status_page_component_history AS h
+     WHERE h.project_id = set_component_status.project_id AND h.component_id = set_component_status.component_id
+     ORDER BY h.since DESC, h.id DESC LIMIT 1;
+    IF FOUND AND previous.status = set_component_status.status THEN
+        UPDATE alert_grouping.status_page_components AS sc
+           SET status = set_component_status.status, status_since = previous.since
+         WHERE sc.project_id = set_component_status.project_id AND sc.id = set_component_status.component_id;
+        RETURN;
+    END IF;
+    UPDATE alert_grouping.status_page_components AS sc
+       SET status = set_component_status.status, status_since = set_component_status.at
+     WHERE sc.project_id = set_component_status.project_id AND sc.id = set_component_status.component_id;
+    INSERT INTO alert_grouping.status_page_component_history
+        (project_id, id, component_id, status, since, monitors_down, monitors_in_maintenance, monitors)
+    OVERRIDING SYSTEM VALUE
+    VALUES (set_component_status.project_id,
+            pg_catalog.nextval('alert_grouping.status_page_component_history_id_seq'::pg_catalog.regclass),
+            set_component_status.component_id, set_component_status.status, set_component_status.at,
+            down, maintenance, total);
+END
+$$;
+
 -- Recomputes the status of a project's components (all of them when component_ids is NULL)
 -- as of "at", writing the changes and their history. Returns the components that changed.
 CREATE FUNCTION alert_grouping.refresh_component_status(project_id uuid, component_ids uuid[],
@@ -739,19 +795,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     c record;
-    previous record;
     changed integer := 0;
 BEGIN
     FOR c IN
         SELECT sc.id, sc.status AS old_status, x.total, x.down, x.maintenance,
-               CASE WHEN x.total = 0 THEN 'unknown'
-                    WHEN x.maintenance = x.total THEN 'under_maintenance'
-                    WHEN x.down = 0 THEN 'operational'
-                    WHEN sc.aggregation = 'worst' THEN 'major_outage'
-                    WHEN sc.aggregation = 'majority' THEN
-                         CASE WHEN x.down * 2 > x.total - x.maintenance THEN 'major_outage' ELSE 'partial_outage' END
-                    ELSE CASE WHEN x.down = x.total - x.maintenance THEN 'major_outage' ELSE 'partial_outage' END
-               END AS new_status
+               alert_grouping.component_status(sc.aggregation, x.total, x.down, x.maintenance) AS new_status
           FROM alert_grouping.status_page_components AS sc
          CROSS JOIN LATERAL (
                SELECT pg_catalog.count(*) AS total,
@@ -772,32 +820,323 @@ BEGIN
            FOR NO KEY UPDATE OF sc
     LOOP
         CONTINUE WHEN c.new_status = c.old_status;
-        -- Changes at one instant (monitors written one after the other) make one entry.
-        DELETE FROM alert_grouping.status_page_component_history AS h
-         WHERE h.project_id = refresh_component_status.project_id AND h.component_id = c.id
-           AND h.since = refresh_component_status.at;
-        SELECT h.status, h.since INTO previous FROM alert_grouping.status_page_component_history AS h
-         WHERE h.project_id = refresh_component_status.project_id AND h.component_id = c.id
-         ORDER BY h.since DESC, h.id DESC LIMIT 1;
-        IF FOUND AND previous.status = c.new_status THEN
-            UPDATE alert_grouping.status_page_components AS sc
-               SET status = c.new_status, status_since = previous.since
-             WHERE sc.project_id = refresh_component_status.project_id AND sc.id = c.id;
-            changed := changed + 1;
-            CONTINUE;
-        END IF;
-        UPDATE alert_grouping.status_page_components AS sc
-           SET status = c.new_status, status_since = refresh_component_status.at
-         WHERE sc.project_id = refresh_component_status.project_id AND sc.id = c.id;
-        INSERT INTO alert_grouping.status_page_component_history
-            (project_id, id, component_id, status, since, monitors_down, monitors_in_maintenance, monitors)
-        OVERRIDING SYSTEM VALUE
-        VALUES (refresh_component_status.project_id,
-                pg_catalog.nextval('alert_grouping.status_page_component_history_id_seq'::pg_catalog.regclass),
-                c.id, c.new_status, refresh_component_status.at, c.down, c.maintenance, c.total);
+        PERFORM alert_grouping.set_component_status(project_id, c.id, c.new_status, at, c.down,
+                                                    c.maintenance, c.total);
         changed := changed + 1;
     END LOOP;
     RETURN changed;
+END
+$$;
+
+-- The status changes of a statement's check results, replayed in time order into the
+-- components of their monitors (before the monitors are updated: they still hold their
+-- statuses from before the statement), so that a monitor down and up again within one
+-- statement is a change of its component too.
+CREATE FUNCTION alert_grouping.replay_component_changes(project_id uuid, monitor_ids uuid[],
+                                                        statuses text[], ats timestamptz[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    t record;
+    mons uuid[];
+    sts text[];
+    in_maintenance integer;
+    n_down integer;
+    current_status text;
+    next_status text;
+    w_monitor uuid[];
+    w_start timestamptz[];
+    w_end timestamptz[];
+BEGIN
+    -- Locked first, as refresh_component_status locks them.
+    PERFORM 1 FROM alert_grouping.status_page_components AS sc
+     WHERE sc.project_id = replay_component_changes.project_id
+       AND sc.id IN (SELECT m.component_id FROM alert_grouping.monitors AS m
+                      WHERE m.project_id = replay_component_changes.project_id
+                        AND m.id = ANY (monitor_ids))
+     ORDER BY sc.id
+       FOR NO KEY UPDATE;
+    -- The windows of the span, read once (a monitor each, NULL for all).
+    SELECT pg_catalog.array_agg(x.m), pg_catalog.array_agg(w.starts_at), pg_catalog.array_agg(w.ends_at)
+      INTO w_monitor, w_start, w_end
+      FROM alert_grouping.maintenance_windows AS w,
+           LATERAL pg_catalog.unnest(COALESCE(w.monitor_ids, ARRAY[NULL::uuid])) AS x(m)
+     WHERE w.project_id = replay_component_changes.project_id
+       AND w.starts_at <= (SELECT pg_catalog.max(a) FROM pg_catalog.unnest(ats) AS a)
+       AND w.ends_at > (SELECT pg_catalog.min(a) FROM pg_catalog.unnest(ats) AS a);
+    FOR c IN
+        SELECT sc.id, sc.aggregation, sc.status,
+               pg_catalog.array_agg(mo.id ORDER BY mo.id) AS mons,
+               pg_catalog.array_agg(mo.status ORDER BY mo.id) AS sts
+          FROM alert_grouping.status_page_components AS sc
+          JOIN alert_grouping.monitors AS mo
+            ON mo.project_id = replay_component_changes.project_id AND mo.component_id = sc.id
+         WHERE sc.project_id = replay_component_changes.project_id
+           AND sc.id IN (SELECT m.component_id FROM alert_grouping.monitors AS m
+                          WHERE m.project_id = replay_component_changes.project_id
+                            AND m.id = ANY (monitor_ids))
+         GROUP BY sc.id, sc.aggregation, sc.status
+         ORDER BY sc.id
+    LOOP
+        mons := c.mons;
+        sts := c.sts;
+        current_status := c.status;
+        FOR t IN SELECT v.m, v.s, v.at
+                   FROM ROWS FROM (pg_catalog.unnest(monitor_ids), pg_catalog.unnest(statuses),
+                                   pg_catalog.unnest(ats)) WITH ORDINALITY AS v(m, s, at, i)
+                  WHERE v.m = ANY (mons)
+                  ORDER BY v.at, v.i
+        LOOP
+            sts[pg_catalog.array_position(mons, t.m)] := t.s;
+            SELECT pg_catalog.count(*) FILTER (WHERE x.maint),
+                   pg_catalog.count(*) FILTER (WHERE NOT x.maint AND x.s = 'down')
+              INTO in_maintenance, n_down
+              FROM (SELECT v.s, EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest(w_monitor),
+                                                                 pg_catalog.unnest(w_start),
+                                                                 pg_catalog.unnest(w_end)) AS w(m, f, u)
+                                         WHERE (w.m IS NULL OR w.m = v.m) AND w.f <= t.at AND w.u > t.at) AS maint
+                      FROM ROWS FROM (pg_catalog.unnest(mons), pg_catalog.unnest(sts)) AS v(m, s)) AS x;
+            next_status := alert_grouping.component_status(c.aggregation, pg_catalog.cardinality(mons),
+                                                           n_down, in_maintenance);
+            CONTINUE WHEN next_status = current_status;
+            PERFORM alert_grouping.set_component_status(project_id, c.id, next_status, t.at, n_down,
+                                                        in_maintenance, pg_catalog.cardinality(mons));
+            current_status := next_status;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+-- The check results trigger of 0.5, which now also tells the components of its monitors each
+-- status change, in order (replay_component_changes), before it updates the monitors.
+CREATE OR REPLACE FUNCTION alert_grouping.check_results_inserted() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    proj uuid;
+    mon_ids uuid[];
+    mon_oks boolean[];
+    mon_fails boolean[];
+    mon_first timestamptz[];
+    known uuid[];
+    changing uuid[];
+    missing uuid;
+    m record;
+    r record;
+    k integer;
+    streak_ok boolean;
+    streak_len integer;
+    status text;
+    changed_at timestamptz;
+    pending boolean;
+    current_alert uuid;
+    in_window boolean;
+    -- What the statement does, as parallel arrays.
+    open_alerts alert_grouping.alerts[] := '{}';
+    open_ids uuid[] := '{}';
+    open_monitor_incident boolean[] := '{}';
+    resolve_ids uuid[] := '{}';
+    resolve_at timestamptz[] := '{}';
+    state_ids uuid[] := '{}';
+    state_status text[] := '{}';
+    state_changed timestamptz[] := '{}';
+    state_alert uuid[] := '{}';
+    new_alert alert_grouping.alerts;
+    -- Every change of a monitor's status, in order (for its status page component).
+    change_ids uuid[] := '{}';
+    change_status text[] := '{}';
+    change_at timestamptz[] := '{}';
+BEGIN
+    IF COALESCE(pg_catalog.current_setting('alert_grouping.restoring', true), 'off') = 'on' THEN
+        RETURN NULL;
+    END IF;
+    FOR proj, mon_ids, mon_oks, mon_fails, mon_first IN
+        SELECT n.project_id, pg_catalog.array_agg(n.monitor_id), pg_catalog.array_agg(n.any_ok),
+               pg_catalog.array_agg(n.any_fail), pg_catalog.array_agg(n.first_at)
+          FROM (SELECT c.project_id, c.monitor_id, pg_catalog.bool_or(c.ok) AS any_ok,
+                       pg_catalog.bool_or(NOT c.ok) AS any_fail,
+                       pg_catalog.min(c.checked_at) AS first_at
+                  FROM new_results AS c GROUP BY c.project_id, c.monitor_id) AS n
+         GROUP BY n.project_id ORDER BY n.project_id
+    LOOP
+        -- One read of the statement's monitors: which exist, and which a result can change.
+        SELECT pg_catalog.array_agg(mo.id),
+               pg_catalog.array_agg(mo.id) FILTER (
+                   WHERE (v.any_fail AND (mo.status = 'up' OR (mo.alert_id IS NULL AND mo.auto_create_alerts)))
+                      OR (v.any_ok AND mo.status = 'down'))
+          INTO known, changing
+          FROM ROWS FROM (pg_catalog.unnest(mon_ids), pg_catalog.unnest(mon_oks),
+                          pg_catalog.unnest(mon_fails)) AS v(id, any_ok, any_fail)
+          JOIN alert_grouping.monitors AS mo ON mo.project_id = proj AND mo.id = v.id
+         WHERE mo.project_id = proj AND mo.id = ANY (mon_ids);
+        IF COALESCE(pg_catalog.cardinality(known), 0) < pg_catalog.cardinality(mon_ids) THEN
+            SELECT v.id INTO missing FROM pg_catalog.unnest(mon_ids) AS v(id)
+             WHERE known IS NULL OR v.id <> ALL (known) ORDER BY v.id LIMIT 1;
+            RAISE EXCEPTION 'check result for unknown monitor % in project %', missing, proj
+                USING ERRCODE = '23503',
+                      HINT = 'Create the monitor in alert_grouping.monitors first.';
+        END IF;
+        CONTINUE WHEN changing IS NULL;
+        open_alerts := '{}'; open_ids := '{}'; open_monitor_incident := '{}';
+        resolve_ids := '{}'; resolve_at := '{}';
+        state_ids := '{}'; state_status := '{}'; state_changed := '{}'; state_alert := '{}';
+        change_ids := '{}'; change_status := '{}'; change_at := '{}';
+        -- Locked, and read again: a concurrent statement may have changed them meanwhile.
+        FOR m IN
+            SELECT mo.*, v.first_at
+              FROM ROWS FROM (pg_catalog.unnest(mon_ids), pg_catalog.unnest(mon_oks),
+                              pg_catalog.unnest(mon_fails), pg_catalog.unnest(mon_first))
+                   AS v(id, any_ok, any_fail, first_at)
+              JOIN alert_grouping.monitors AS mo ON mo.project_id = proj AND mo.id = v.id
+             WHERE mo.project_id = proj AND mo.id = ANY (changing)
+               AND ((v.any_fail AND (mo.status = 'up' OR (mo.alert_id IS NULL AND mo.auto_create_alerts)))
+                    OR (v.any_ok AND mo.status = 'down'))
+             ORDER BY mo.id
+               FOR NO KEY UPDATE OF mo
+        LOOP
+            k := GREATEST(m.alert_after_failures, m.recover_after_successes);
+            -- The streak that ends just before the first new result.
+            streak_ok := NULL;
+            streak_len := 0;
+            FOR r IN SELECT c.ok FROM alert_grouping.check_results AS c
+                      WHERE c.project_id = proj AND c.monitor_id = m.id
+                        AND c.checked_at < m.first_at
+                      ORDER BY c.checked_at DESC, c.ok LIMIT k LOOP
+                IF streak_ok IS NULL THEN
+                    streak_ok := r.ok;
+                ELSIF r.ok <> streak_ok THEN
+                    EXIT;
+                END IF;
+                streak_len := streak_len + 1;
+            END LOOP;
+            status := m.status;
+            changed_at := m.status_changed_at;
+            -- Down without an alert yet: a window held it back.
+            pending := m.status = 'down' AND m.alert_id IS NULL AND m.auto_create_alerts;
+            current_alert := m.alert_id;
+            FOR r IN SELECT c.checked_at, c.ok, c.message, c.status_code, c.response_time_ms
+                       FROM alert_grouping.check_results AS c
+                      WHERE c.project_id = proj AND c.monitor_id = m.id
+                        AND c.checked_at >= m.first_at
+                      ORDER BY c.checked_at, c.ok DESC LOOP
+                IF r.ok IS NOT DISTINCT FROM streak_ok THEN
+                    streak_len := streak_len + 1;
+                ELSE
+                    streak_ok := r.ok;
+                    streak_len := 1;
+                END IF;
+                CONTINUE WHEN changed_at IS NOT NULL AND r.checked_at <= changed_at;
+                IF NOT r.ok AND streak_len >= m.alert_after_failures
+                   AND (status = 'up' OR pending) THEN
+                    IF status = 'up' THEN
+                        status := 'down';
+                        changed_at := r.checked_at;
+                        current_alert := NULL;
+                        change_ids := change_ids || m.id;
+                        change_status := change_status || status;
+                        change_at := change_at || changed_at;
+                    END IF;
+                    pending := false;
+                    IF m.auto_create_alerts THEN
+                        SELECT EXISTS (
+                            SELECT 1 FROM alert_grouping.maintenance_windows AS w
+                             WHERE w.project_id = proj AND w.suppress_alerts
+                               AND w.starts_at <= r.checked_at AND r.checked_at < w.ends_at
+                               AND (w.monitor_ids IS NULL OR m.id = ANY (w.monitor_ids)))
+                          INTO in_window;
+                        IF in_window THEN
+                            pending := true;
+                        ELSE
+                            new_alert := NULL;
+                            new_alert.project_id := proj;
+                            new_alert.id := pg_catalog.gen_random_uuid();
+                            new_alert.monitor_id := m.id;
+                            new_alert.severity := m.severity;
+                            new_alert.title := m.name || ' is failing';
+                            new_alert.description := r.message;
+                            new_alert.labels := m.labels;
+                            -- One alert per down period: the period's start keys it.
+                            new_alert.dedup_key := 'monitor:' || m.id::text || ':'
+                                || pg_catalog.to_char(changed_at AT TIME ZONE 'UTC',
+                                                      'YYYYMMDD"T"HH24MISS.US');
+                            new_alert.source := 'monitor';
+                            new_alert.details := pg_catalog.jsonb_build_object(
+                                'check', pg_catalog.jsonb_build_object(
+                                    'checked_at', r.checked_at, 'status_code', r.status_code,
+                                    'response_time_ms', r.response_time_ms,
+                                    'message', r.message),
+                                'alert_after_failures', m.alert_after_failures);
+                            new_alert.created_at := r.checked_at;
+                            open_alerts := open_alerts || new_alert;
+                            open_ids := open_ids || new_alert.id;
+                            open_monitor_incident := open_monitor_incident || m.auto_create_incident;
+                            current_alert := new_alert.id;
+                        END IF;
+                    END IF;
+                ELSIF r.ok AND status = 'down' AND streak_len >= m.recover_after_successes THEN
+                    status := 'up';
+                    changed_at := r.checked_at;
+                    pending := false;
+                    change_ids := change_ids || m.id;
+                    change_status := change_status || status;
+                    change_at := change_at || changed_at;
+                    IF current_alert IS NOT NULL THEN
+                        resolve_ids := resolve_ids || current_alert;
+                        resolve_at := resolve_at || r.checked_at;
+                    END IF;
+                    current_alert := NULL;
+                END IF;
+            END LOOP;
+            IF status IS DISTINCT FROM m.status OR changed_at IS DISTINCT FROM m.status_changed_at
+               OR current_alert IS DISTINCT FROM m.alert_id THEN
+                state_ids := state_ids || m.id;
+                state_status := state_status || status;
+                state_changed := state_changed || changed_at;
+                state_alert := state_alert || current_alert;
+            END IF;
+        END LOOP;
+
+        IF pg_catalog.cardinality(open_alerts) > 0 THEN
+            INSERT INTO alert_grouping.alerts AS t
+                (project_id, id, monitor_id, severity, title, description, labels, dedup_key,
+                 source, details, created_at)
+            SELECT u.project_id, u.id, u.monitor_id, u.severity, u.title, u.description,
+                   u.labels, u.dedup_key, u.source, u.details, u.created_at
+              FROM pg_catalog.unnest(open_alerts) AS u;
+            IF true = ANY (open_monitor_incident) THEN
+                PERFORM alert_grouping.open_monitor_incidents(proj, ARRAY(
+                    SELECT v.id FROM ROWS FROM (pg_catalog.unnest(open_ids),
+                                                pg_catalog.unnest(open_monitor_incident))
+                                     AS v(id, wanted)
+                     WHERE v.wanted));
+            END IF;
+        END IF;
+        IF pg_catalog.cardinality(resolve_ids) > 0 THEN
+            UPDATE alert_grouping.alerts AS a
+               SET state = 'resolved', resolved_at = v.at
+              FROM ROWS FROM (pg_catalog.unnest(resolve_ids), pg_catalog.unnest(resolve_at))
+                   AS v(id, at)
+             WHERE a.project_id = proj AND a.id = v.id AND a.state <> 'resolved';
+            PERFORM alert_grouping.resolve_alert_incidents(proj, resolve_ids, resolve_at);
+        END IF;
+        IF pg_catalog.cardinality(change_ids) > 0 THEN
+            PERFORM alert_grouping.replay_component_changes(proj, change_ids, change_status, change_at);
+        END IF;
+        IF pg_catalog.cardinality(state_ids) > 0 THEN
+            UPDATE alert_grouping.monitors AS mo
+               SET status = v.status, status_changed_at = v.changed_at, alert_id = v.alert_id
+              FROM ROWS FROM (pg_catalog.unnest(state_ids), pg_catalog.unnest(state_status),
+                              pg_catalog.unnest(state_changed), pg_catalog.unnest(state_alert))
+                   AS v(id, status, changed_at, alert_id)
+             WHERE mo.project_id = proj AND mo.id = v.id;
+        END IF;
+    END LOOP;
+    RETURN NULL;
 END
 $$;
 

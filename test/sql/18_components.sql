@@ -51,6 +51,20 @@ SELECT c.name, round(alert_grouping.component_uptime('00000000-0000-0000-0000-00
                                                      '2026-11-21 09:00+00', '2026-11-21 13:00+00'), 6) AS uptime
   FROM (VALUES ('API', '00000000-0000-0000-0000-0000000018c1'), ('Search', '00000000-0000-0000-0000-0000000018c3'),
                ('Web', '00000000-0000-0000-0000-0000000018c2')) AS c(name, id);
+-- Short outages inside one statement of check results (a checker's batch): each change of a
+-- monitor is a change of its component, in time order, though the monitor ends up as it began.
+INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok)
+SELECT '00000000-0000-0000-0000-000000000181', ('00000000-0000-0000-0000-0000000018' || v.m)::uuid, v.at::timestamptz, v.ok
+  FROM (VALUES ('a2', '2026-11-21 13:00+00', false), ('a2', '2026-11-21 13:05+00', true),
+               ('b3', '2026-11-21 13:02+00', false), ('b3', '2026-11-21 13:03+00', true),
+               ('b1', '2026-11-21 13:02+00', false), ('b1', '2026-11-21 13:04+00', true),
+               ('a1', '2026-11-21 13:01+00', true)) AS v(m, at, ok);
+SELECT c.name, h.status, h.since, h.monitors_down
+  FROM alert_grouping.status_page_component_history h
+  JOIN alert_grouping.status_page_components c ON c.project_id = h.project_id AND c.id = h.component_id
+ WHERE h.project_id = '00000000-0000-0000-0000-000000000181' AND h.since >= '2026-11-21 13:00+00'
+ ORDER BY h.since, c.name;
+SELECT * FROM public.components;
 \set VERBOSITY terse
 INSERT INTO alert_grouping.status_page_components (project_id, name, aggregation) VALUES ('00000000-0000-0000-0000-000000000181', 'x', 'average');
 SELECT alert_grouping.component_uptime('00000000-0000-0000-0000-000000000181', '00000000-0000-0000-0000-0000000018ff', now() - interval '1 day', now());
