@@ -554,10 +554,15 @@ BEGIN
         RETURN CASE WHEN s.up_seconds + s.down_seconds > 0
                     THEN s.up_seconds / (s.up_seconds + s.down_seconds) END;
     END IF;
-    s := alert_grouping.uptime_seconds(project_id, monitor_id, from_ts, h1);
-    up := up + s.up_seconds; down := down + s.down_seconds;
-    s := alert_grouping.uptime_seconds(project_id, monitor_id, h2, to_ts);
-    up := up + s.up_seconds; down := down + s.down_seconds;
+    -- The edges from the raw data (none when the range starts and ends on the hour).
+    IF from_ts < h1 THEN
+        s := alert_grouping.uptime_seconds(project_id, monitor_id, from_ts, h1);
+        up := up + s.up_seconds; down := down + s.down_seconds;
+    END IF;
+    IF h2 < to_ts THEN
+        s := alert_grouping.uptime_seconds(project_id, monitor_id, h2, to_ts);
+        up := up + s.up_seconds; down := down + s.down_seconds;
+    END IF;
     -- Whole days from the daily buckets, the hours around them from the hourly ones (one
     -- range each: a plan for all of them would read every hour of the monitor).
     d1 := alert_grouping.bucket_floor(h1 + interval '1 day' - interval '1 microsecond', 'day');
