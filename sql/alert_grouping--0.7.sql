@@ -6580,7 +6580,7 @@ CREATE INDEX uptime_rollup_state_until_idx ON alert_grouping.uptime_rollup_state
 -- Retention
 ------------------------------------------------------------------------------------------
 CREATE INDEX uptime_rollups_age_idx ON alert_grouping.uptime_rollups (granularity, bucket_start);
-CREATE INDEX notifications_created_idx ON alert_grouping.notifications (created_at);
+-- (notifications_created_idx, on a table of 0.6: add_0_7_triggers_and_keys, at the end)
 
 -- A retention period in days: the setting (alert_grouping.<name>_retention_days, defined when
 -- the library is loaded), else its default.
@@ -7320,8 +7320,8 @@ $$;
 ------------------------------------------------------------------------------------------
 -- What a distributed database gets from distribute() instead of this script
 ------------------------------------------------------------------------------------------
--- The triggers 0.7 adds to tables of 0.5 and the new tables' keys to projects (as 0.5's,
--- see add_0_5_triggers_and_keys). Each is made only if missing.
+-- The triggers 0.7 adds to tables of 0.5, its index on notifications and the new tables' keys
+-- to projects (as 0.5's, see add_0_5_triggers_and_keys). Each is made only if missing.
 CREATE FUNCTION alert_grouping.add_0_7_triggers_and_keys() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -7354,6 +7354,11 @@ BEGIN
                 'ON alert_grouping.monitors FOR EACH ROW '
                 'WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.component_id IS DISTINCT FROM NEW.component_id) '
                 'EXECUTE FUNCTION alert_grouping.monitors_component_changed()';
+    END IF;
+    -- Made here, not by the script: on Citus the workers run the update script too, and an
+    -- index on a table they hold shards of cannot be made from it.
+    IF pg_catalog.to_regclass('alert_grouping.notifications_created_idx') IS NULL THEN
+        EXECUTE 'CREATE INDEX notifications_created_idx ON alert_grouping.notifications (created_at)';
     END IF;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS c
                     WHERE c.conrelid = 'alert_grouping.status_page_components'::pg_catalog.regclass
