@@ -1,9 +1,10 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION alert_grouping UPDATE TO '0.7'" to load this file. \quit
 
--- 0.7 (work in progress on branch issue10, not released): uptime, time-weighted to the
--- second, with incremental hourly and daily rollups; status page components; layered
--- retention.
+-- 0.7: uptime, time-weighted to the second, with incremental hourly and daily rollups fed by
+-- an arrival queue; status page components and their history; layered retention (raw checks
+-- dropped by whole partitions, once rolled up); metrics (the stats view, Prometheus text,
+-- event counters in shared memory when preloaded).
 
 ------------------------------------------------------------------------------------------
 -- Uptime from raw check results

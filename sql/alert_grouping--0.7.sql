@@ -5985,9 +5985,10 @@ UPDATE pg_catalog.pg_init_privs AS ip
 -- Version 0.7: sql/alert_grouping--0.6--0.7.sql as it was released
 ------------------------------------------------------------------------------------------
 
--- 0.7 (work in progress on branch issue10, not released): uptime, time-weighted to the
--- second, with incremental hourly and daily rollups; status page components; layered
--- retention.
+-- 0.7: uptime, time-weighted to the second, with incremental hourly and daily rollups fed by
+-- an arrival queue; status page components and their history; layered retention (raw checks
+-- dropped by whole partitions, once rolled up); metrics (the stats view, Prometheus text,
+-- event counters in shared memory when preloaded).
 
 ------------------------------------------------------------------------------------------
 -- Uptime from raw check results
