@@ -6001,6 +6001,32 @@ AS $$
       FROM pg_catalog.unnest(m) AS r;
 $$;
 
+-- What uptime_seconds and uptime check first: a finite range, and the monitor (as the caller
+-- reads it). Returns how long a check of the monitor holds: two check intervals.
+CREATE FUNCTION alert_grouping.uptime_hold(project_id uuid, monitor_id uuid, from_ts timestamptz,
+                                           to_ts timestamptz)
+RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    hold interval;
+BEGIN
+    IF from_ts IS NULL OR to_ts IS NULL OR NOT pg_catalog.isfinite(from_ts) OR NOT pg_catalog.isfinite(to_ts)
+       OR to_ts < from_ts THEN
+        RAISE EXCEPTION 'from_ts and to_ts must be finite times, from_ts not after to_ts'
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT 2 * m.check_interval INTO hold FROM alert_grouping.monitors AS m
+     WHERE m.project_id = uptime_hold.project_id AND m.id = uptime_hold.monitor_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'monitor % not found in project %', monitor_id, project_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    RETURN hold;
+END
+$$;
+
 -- Time-weighted uptime of a monitor over [from_ts, to_ts), from its raw check results: each
 -- check's state holds from its checked_at until the next check, at most two check intervals;
 -- time no check covers is unknown; time in a maintenance window of the monitor is
@@ -6021,17 +6047,7 @@ DECLARE
     up tstzmultirange;
     down tstzmultirange;
 BEGIN
-    IF from_ts IS NULL OR to_ts IS NULL OR NOT pg_catalog.isfinite(from_ts) OR NOT pg_catalog.isfinite(to_ts)
-       OR to_ts < from_ts THEN
-        RAISE EXCEPTION 'from_ts and to_ts must be finite times, from_ts not after to_ts'
-            USING ERRCODE = '22023';
-    END IF;
-    SELECT 2 * m.check_interval INTO hold FROM alert_grouping.monitors AS m
-     WHERE m.project_id = uptime_seconds.project_id AND m.id = uptime_seconds.monitor_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'monitor % not found in project %', monitor_id, project_id
-            USING ERRCODE = 'P0002';
-    END IF;
+    hold := alert_grouping.uptime_hold(project_id, monitor_id, from_ts, to_ts);
     span := pg_catalog.tstzmultirange(pg_catalog.tstzrange(from_ts, to_ts, '[)'));
     SELECT COALESCE(pg_catalog.range_agg(pg_catalog.tstzrange(w.starts_at, w.ends_at, '[)')),
                     '{}'::tstzmultirange) * span
@@ -6506,17 +6522,7 @@ DECLARE
     d1 timestamptz;
     d2 timestamptz;
 BEGIN
-    IF from_ts IS NULL OR to_ts IS NULL OR NOT pg_catalog.isfinite(from_ts) OR NOT pg_catalog.isfinite(to_ts)
-       OR to_ts < from_ts THEN
-        RAISE EXCEPTION 'from_ts and to_ts must be finite times, from_ts not after to_ts'
-            USING ERRCODE = '22023';
-    END IF;
-    SELECT 2 * m.check_interval INTO hold FROM alert_grouping.monitors AS m
-     WHERE m.project_id = uptime.project_id AND m.id = uptime.monitor_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'monitor % not found in project %', monitor_id, project_id
-            USING ERRCODE = 'P0002';
-    END IF;
+    hold := alert_grouping.uptime_hold(project_id, monitor_id, from_ts, to_ts);
     SELECT st.rolled_up_until INTO until FROM alert_grouping.uptime_rollup_state AS st
      WHERE st.project_id = uptime.project_id AND st.monitor_id = uptime.monitor_id;
     -- The rollups start at the monitor's first bucket: its first day once the older hours
@@ -7812,7 +7818,8 @@ GRANT EXECUTE ON FUNCTION
     alert_grouping.layer_on_call(jsonb, text, timestamptz),
     alert_grouping.schedule_on_call(uuid, uuid, timestamptz),
     alert_grouping.bucket_floor(timestamptz, text),
-    alert_grouping.multirange_seconds(tstzmultirange) TO PUBLIC;
+    alert_grouping.multirange_seconds(tstzmultirange),
+    alert_grouping.uptime_hold(uuid, uuid, timestamptz, timestamptz) TO PUBLIC;
 
 -- Roles granted access before this version get the new tables and functions too.
 DO $$

@@ -121,8 +121,9 @@ SELECT is_empty($$
                              -- 0.6: what validation triggers and on_call_users call as the
                              -- caller (pure, or reading through the caller's policies)
                              'is_project_member', 'schedule_time', 'within_restrictions', 'layer_on_call', 'schedule_on_call',
-                             -- 0.7: the uptime functions' pure helpers
-                             'bucket_floor', 'multirange_seconds')
+                             -- 0.7: the uptime functions' helpers (pure, or reading through
+                             -- the caller's policies)
+                             'bucket_floor', 'multirange_seconds', 'uptime_hold')
        AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')$$,
     'no function of the schema is executable by PUBLIC, but the check constraint''s, the policies'' and the on-call helpers''');
 -- Every role that writes alerts evaluates alerts_membership_check, so its function is

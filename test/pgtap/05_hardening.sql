@@ -104,7 +104,7 @@ GRANT SELECT ON api TO PUBLIC;
 -- PUBLIC's (02_functions_security): every role can execute them.
 CREATE TEMP TABLE public_functions (name text) ON COMMIT DROP;
 INSERT INTO public_functions VALUES ('membership_is_valid'), ('is_project_member'), ('schedule_time'),
-    ('within_restrictions'), ('layer_on_call'), ('schedule_on_call'), ('bucket_floor'), ('multirange_seconds');
+    ('within_restrictions'), ('layer_on_call'), ('schedule_on_call'), ('bucket_floor'), ('multirange_seconds'), ('uptime_hold');
 GRANT SELECT ON public_functions TO PUBLIC;
 
 -- (role, function) pairs where EXECUTE differs from membership in the documented API.
