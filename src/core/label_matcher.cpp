@@ -55,38 +55,41 @@ LabelMatcher LabelMatcher::parse(std::string_view text, const std::string &key_p
   }
   skip_space(text, pos);
 
-  if (pos >= text.size() || text[pos] != '"') {
-    throw RuleError(key_path, "invalid matcher: the value must be a double-quoted string");
-  }
-  ++pos;
-  bool closed = false;
-  while (pos < text.size()) {
-    const char c = text[pos++];
-    if (c == '"') {
-      closed = true;
-      break;
-    }
-    if (c == '\\' && pos < text.size()) {
-      const char e = text[pos];
-      if (e == '"' || e == '\\') {
-        m.value_.push_back(e);
-        ++pos;
-        continue;
-      }
+  // The value as Alertmanager reads it: the rest of the text without its trailing
+  // whitespace, double-quoted or not (amtool and Alertmanager configs write foo=bar, and
+  // job= is the empty value). \" \\ and \n are escapes; any other backslash stays as
+  // written, so that regex escapes such as \d or \. survive in a =~ value. A double quote
+  // may only open and close a quoted value.
+  size_t end = text.size();
+  while (end > pos && is_space(text[end - 1])) --end;
+  std::string_view raw = text.substr(pos, end - pos);
+  const bool quoted = !raw.empty() && raw.front() == '"';
+  if (quoted) raw.remove_prefix(1);
+  bool open = quoted;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (c == '\\' && i + 1 < raw.size()) {
+      const char e = raw[++i];
       if (e == 'n') {
         m.value_.push_back('\n');
-        ++pos;
-        continue;
+      } else {
+        if (e != '"' && e != '\\') m.value_.push_back('\\');
+        m.value_.push_back(e);
       }
-      // Like Alertmanager, any other backslash stays as written so that regex escapes
-      // such as \d or \. survive in a =~ value.
+      continue;
+    }
+    if (c == '"') {
+      if (!open || i + 1 < raw.size()) {
+        throw RuleError(key_path,
+                        "invalid matcher: the value contains an unescaped double quote (write "
+                        "\\\" inside a quoted value)");
+      }
+      open = false;
+      continue;
     }
     m.value_.push_back(c);
   }
-  if (!closed) throw RuleError(key_path, "invalid matcher: unterminated string");
-  skip_space(text, pos);
-  if (pos != text.size())
-    throw RuleError(key_path, "invalid matcher: unexpected text after the value");
+  if (open) throw RuleError(key_path, "invalid matcher: unterminated string");
 
   if (m.op_ == Op::Regex || m.op_ == Op::NotRegex) {
     m.regex_ = internal::compile_regex(m.value_, /*case_sensitive=*/true, key_path);

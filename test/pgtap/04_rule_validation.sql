@@ -52,8 +52,8 @@ INSERT INTO bad_rules VALUES
  (19, 'invalid regex in a label matcher', '{"labels": ["env=\"prod\"", "host=~\"web-(\""]}', '{}', '{}',
   'invalid grouping rule: match_criteria.labels[1]: invalid regular expression: missing ): web-('),
  -- malformed matchers
- (20, 'malformed matcher env==prod', '{"labels": ["env==prod"]}', '{}', '{}',
-  'invalid grouping rule: match_criteria.labels[0]: invalid matcher: the value must be a double-quoted string'),
+ (20, 'malformed matcher env=prod"', '{"labels": ["env=prod\""]}', '{}', '{}',
+  'invalid grouping rule: match_criteria.labels[0]: invalid matcher: the value contains an unescaped double quote (write \" inside a quoted value)'),
  (21, 'matcher with an unknown operator', '{"labels": ["env~\"prod\""]}', '{}', '{}',
   'invalid grouping rule: match_criteria.labels[0]: invalid matcher: expected one of =, !=, =~, !~ after the label name'),
  (22, 'matcher without a label name', '{"labels": ["=\"prod\""]}', '{}', '{}',
@@ -176,9 +176,9 @@ SELECT throws_ok(
     '22023', 'invalid grouping rule: episode_config.title_template: unknown placeholder {{hostname}}',
     'UPDATE refused: unknown placeholder in episode_config');
 SELECT throws_ok(
-    $$UPDATE alert_grouping.grouping_rules SET match_criteria = '{"labels": ["env==prod"]}'
+    $$UPDATE alert_grouping.grouping_rules SET match_criteria = '{"labels": ["env=prod\""]}'
        WHERE project_id = '04000000-0000-0000-0000-000000000001'$$,
-    '22023', 'invalid grouping rule: match_criteria.labels[0]: invalid matcher: the value must be a double-quoted string',
+    '22023', 'invalid grouping rule: match_criteria.labels[0]: invalid matcher: the value contains an unescaped double quote (write \" inside a quoted value)',
     'UPDATE refused: a multi-row update to a malformed matcher');
 SELECT results_eq(
     $$SELECT r.match_criteria, r.grouping_config, r.episode_config

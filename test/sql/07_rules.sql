@@ -4,7 +4,7 @@ INSERT INTO alert_grouping.projects (id, name) VALUES ('00000000-0000-0000-0000-
 SELECT public.try($$INSERT INTO alert_grouping.grouping_rules (project_id, name, match_criteria) VALUES
     ('00000000-0000-0000-0000-000000000031', 'bad', '{"label": ["a=\"b\""]}')$$);
 SELECT public.try($$INSERT INTO alert_grouping.grouping_rules (project_id, name, match_criteria) VALUES
-    ('00000000-0000-0000-0000-000000000031', 'bad', '{"labels": ["env==prod"]}')$$);
+    ('00000000-0000-0000-0000-000000000031', 'bad', '{"labels": ["env=prod\""]}')$$);
 SELECT public.try($$INSERT INTO alert_grouping.grouping_rules (project_id, name, match_criteria) VALUES
     ('00000000-0000-0000-0000-000000000031', 'bad', '{"labels": ["env=\"prod\"", "host=~\"web-(\""]}')$$);
 SELECT public.try($$INSERT INTO alert_grouping.grouping_rules (project_id, name, match_criteria) VALUES
@@ -70,3 +70,15 @@ SELECT title, episode_id IS NOT NULL AS grouped FROM alert_grouping.alerts
 DELETE FROM alert_grouping.grouping_rules WHERE name = 'prod web';
 SELECT count(*) AS episodes, count(rule_id) AS with_rule FROM alert_grouping.episodes
  WHERE project_id = '00000000-0000-0000-0000-000000000031';
+
+-- Matchers as Alertmanager and amtool write them: unquoted values, the empty value, and an
+-- operator followed by the value's own "~".
+INSERT INTO alert_grouping.grouping_rules (project_id, name, priority, match_criteria, grouping_config) VALUES
+    ('00000000-0000-0000-0000-000000000031', 'alertmanager style', 1,
+     '{"labels": ["env=staging", "team=~ops|sre", "region!=eu", "canary=", "tricky=~~~"]}', '{"group_by": ["labels.team"]}');
+INSERT INTO alert_grouping.alerts (project_id, title, labels, created_at) VALUES
+    ('00000000-0000-0000-0000-000000000031', 'am1', '{"env":"staging","team":"sre","tricky":"~~"}', '2026-03-06 10:00+00'),
+    ('00000000-0000-0000-0000-000000000031', 'am2', '{"env":"staging","team":"sre","tricky":"~"}', '2026-03-06 10:01+00'),
+    ('00000000-0000-0000-0000-000000000031', 'am3', '{"env":"staging","team":"sre","tricky":"~~","canary":"yes"}', '2026-03-06 10:02+00');
+SELECT a.title, r.name AS rule FROM alert_grouping.alerts a LEFT JOIN alert_grouping.grouping_rules r ON r.project_id = a.project_id AND r.id = a.rule_id
+ WHERE a.project_id = '00000000-0000-0000-0000-000000000031' AND a.title LIKE 'am%' ORDER BY a.title;
