@@ -19,8 +19,8 @@ std::string lower(std::string_view s) {
 
 json parse_body(std::string_view body) {
   json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) throw PayloadError("(body)", "is not valid JSON");
-  if (!doc.is_object()) throw PayloadError("(body)", "must be a JSON object");
+  if (doc.is_discarded()) throw PayloadError("", "is not valid JSON");
+  if (!doc.is_object()) throw PayloadError("", "must be a JSON object");
   return doc;
 }
 
@@ -45,6 +45,36 @@ json string_map(const json &obj, const char *key, const std::string &path) {
 
 // Alertmanager writes Go's zero time as the end of an alert still firing.
 bool is_zero_time(const std::string &t) { return t.empty() || t.rfind("0001-01-01", 0) == 0; }
+
+// An RFC 3339 time as Go writes it: 2026-12-01T10:00:00.123Z or ...+01:00.
+bool is_rfc3339(const std::string &t) {
+  auto digits = [&](size_t from, size_t n) {
+    if (from + n > t.size()) return false;
+    for (size_t i = from; i < from + n; ++i)
+      if (!std::isdigit(static_cast<unsigned char>(t[i]))) return false;
+    return true;
+  };
+  if (!(digits(0, 4) && t[4] == '-' && digits(5, 2) && t[7] == '-' && digits(8, 2) &&
+        (t[10] == 'T' || t[10] == 't') && digits(11, 2) && t[13] == ':' && digits(14, 2) &&
+        t[16] == ':' && digits(17, 2)))
+    return false;
+  size_t pos = 19;
+  if (pos < t.size() && t[pos] == '.') {
+    const size_t start = ++pos;
+    while (pos < t.size() && std::isdigit(static_cast<unsigned char>(t[pos]))) ++pos;
+    if (pos == start) return false;
+  }
+  if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) return pos + 1 == t.size();
+  return pos + 6 == t.size() && (t[pos] == '+' || t[pos] == '-') && digits(pos + 1, 2) &&
+         t[pos + 3] == ':' && digits(pos + 4, 2);
+}
+
+std::string time_field(const json &alert, const char *key, const std::string &path) {
+  std::string t = optional_string(alert, key, path);
+  if (!t.empty() && !is_rfc3339(t))
+    throw PayloadError(path + key, "must be an RFC 3339 time, not \"" + t + "\"");
+  return t;
+}
 
 void check_version(const json &doc, const char *expected, const char *sender) {
   const std::string version = optional_string(doc, "version", "");
@@ -76,8 +106,8 @@ std::string map_alerts(const json &doc, const char *source, json common, Extra e
     }
     const json labels = string_map(alert, "labels", path);
     const json annotations = string_map(alert, "annotations", path);
-    const std::string starts_at = optional_string(alert, "startsAt", path);
-    const std::string ends_at = optional_string(alert, "endsAt", path);
+    const std::string starts_at = time_field(alert, "startsAt", path);
+    const std::string ends_at = time_field(alert, "endsAt", path);
 
     json event = {{"dedup_key", fingerprint}};
     json payload = json::object();

@@ -12,10 +12,11 @@ namespace ag {
 // A body that cannot be mapped; the SQL layer raises 22023 with the field named.
 class PayloadError : public std::runtime_error {
  public:
-  // field: the path of the offending field, e.g. "alerts[2].labels"; message: lower-case, no
-  // trailing period.
+  // field: the path of the offending field, e.g. "alerts[2].labels", "" for the body itself;
+  // message: lower-case, no trailing period.
   PayloadError(std::string field, const std::string &message)
-      : std::runtime_error("payload field \"" + field + "\" " + message),
+      : std::runtime_error(field.empty() ? "payload " + message
+                                         : "payload field \"" + field + "\" " + message),
         field_(std::move(field)) {}
   const std::string &field() const { return field_; }
 

@@ -99,12 +99,14 @@ INSERT INTO api VALUES
     ('add_alert_to_episode(uuid,uuid,uuid)'), ('remove_alert_from_episode(uuid,uuid,uuid)'),
     ('acknowledge_incident(uuid,uuid)'), ('resolve_incident(uuid,uuid,text)'),
     ('on_call_users(uuid,uuid,timestamptz)'), ('uptime(uuid,uuid,timestamptz,timestamptz)'),
-    ('uptime_seconds(uuid,uuid,timestamptz,timestamptz)'), ('component_uptime(uuid,uuid,timestamptz,timestamptz)');
+    ('uptime_seconds(uuid,uuid,timestamptz,timestamptz)'), ('component_uptime(uuid,uuid,timestamptz,timestamptz)'),
+    ('ingest_alertmanager(uuid,jsonb)'), ('ingest_grafana(uuid,jsonb)');
 GRANT SELECT ON api TO PUBLIC;
 -- PUBLIC's (02_functions_security): every role can execute them.
 CREATE TEMP TABLE public_functions (name text) ON COMMIT DROP;
 INSERT INTO public_functions VALUES ('membership_is_valid'), ('is_project_member'), ('schedule_time'),
-    ('within_restrictions'), ('layer_on_call'), ('schedule_on_call'), ('bucket_floor'), ('multirange_seconds'), ('uptime_hold');
+    ('within_restrictions'), ('layer_on_call'), ('schedule_on_call'), ('bucket_floor'), ('multirange_seconds'), ('uptime_hold'),
+    ('alertmanager_events'), ('grafana_events');
 GRANT SELECT ON public_functions TO PUBLIC;
 
 -- (role, function) pairs where EXECUTE differs from membership in the documented API.

@@ -33,9 +33,9 @@ std::string error_field(std::string (*map)(std::string_view), const std::string 
   try {
     map(body);
   } catch (const ag::PayloadError &e) {
-    return e.field();
+    return e.field().empty() ? "(body)" : e.field();
   }
-  return "";
+  return "(no error)";
 }
 
 }  // namespace
@@ -81,6 +81,18 @@ TEST(Alertmanager, EmptyGroupIsNoEvent) {
 
 TEST(Alertmanager, BadBodiesNameTheField) {
   EXPECT_EQ(error_field(ag::alertmanager_events, "[]"), "(body)");
+  try {
+    ag::alertmanager_events("[]");
+  } catch (const ag::PayloadError &e) {
+    EXPECT_STREQ(e.what(), "payload must be a JSON object");
+  }
+  try {
+    ag::alertmanager_events(R"({"alerts": [{"status": "x", "fingerprint": "a"}]})");
+  } catch (const ag::PayloadError &e) {
+    EXPECT_STREQ(
+        e.what(),
+        "payload field \"alerts[0].status\" must be \"firing\" or \"resolved\", not \"x\"");
+  }
   EXPECT_EQ(error_field(ag::alertmanager_events, R"({"version": "3", "alerts": []})"), "version");
   EXPECT_EQ(error_field(ag::alertmanager_events, R"({"version": "4"})"), "alerts");
   EXPECT_EQ(error_field(ag::alertmanager_events, R"({"alerts": [1]})"), "alerts[0]");
@@ -99,6 +111,27 @@ TEST(Alertmanager, BadBodiesNameTheField) {
             "alerts[0].labels.alertname");
   EXPECT_EQ(error_field(ag::alertmanager_events, R"({"alerts": [], "groupLabels": {"a": true}})"),
             "groupLabels.a");
+  EXPECT_EQ(
+      error_field(
+          ag::alertmanager_events,
+          R"({"alerts": [{"status": "firing", "fingerprint": "a", "labels": {"alertname": "x"},
+                                        "startsAt": "yesterday"}]})"),
+      "alerts[0].startsAt");
+  EXPECT_EQ(
+      error_field(
+          ag::alertmanager_events,
+          R"({"alerts": [{"status": "resolved", "fingerprint": "a", "endsAt": "2026-12-01 10:00"}]})"),
+      "alerts[0].endsAt");
+  for (const char *t : {"2026-12-01T10:00:00Z", "2026-12-01T10:00:00.123456789Z",
+                        "2026-12-01T10:00:00+01:00", "2026-12-01T10:00:00.5-08:00"}) {
+    SCOPED_TRACE(t);
+    EXPECT_EQ(
+        error_field(
+            ag::alertmanager_events,
+            std::string(R"({"alerts": [{"status": "resolved", "fingerprint": "a", "endsAt": ")") +
+                t + R"("}]})"),
+        "(no error)");
+  }
   const std::string long_key(256, 'f');
   EXPECT_EQ(
       error_field(ag::alertmanager_events,
