@@ -19,9 +19,65 @@ AS 'MODULE_PATHNAME', 'ag_grafana_events'
 LANGUAGE C IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp;
 
--- One alert per entry of the body, deduplicated by its fingerprint; a resolved entry resolves
--- the alert of its fingerprint. Through ingest_batch: the caller must be a responder or admin
--- of the project, and the whole body is stored or none of it.
+-- Ingests a webhook body's events (see alertmanager_events): through ingest_batch, so the
+-- caller must be a responder or admin of the project, and the whole body is stored or none of
+-- it. Senders re-send whole groups, and retry: a firing entry whose fingerprint names an
+-- active alert that started at the same time is that alert again, answered "unchanged" and
+-- not counted as a duplicate. Reads through the caller's policies, writes through ingest_batch:
+-- PUBLIC's, as the two entry points below call it as the caller.
+CREATE FUNCTION alert_grouping.ingest_webhook_events(project_id uuid, events jsonb,
+                                                     sender text)
+RETURNS TABLE (alert_id uuid, action text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    known uuid[];
+    fresh jsonb;
+    results uuid[];
+    actions text[];
+    n integer := pg_catalog.jsonb_array_length(events);
+    i integer;
+    j integer := 0;
+BEGIN
+    BEGIN
+        SELECT pg_catalog.array_agg(r.id ORDER BY e.i),
+               COALESCE(pg_catalog.jsonb_agg(e.v ORDER BY e.i) FILTER (WHERE r.id IS NULL), '[]')
+          INTO known, fresh
+          FROM pg_catalog.jsonb_array_elements(events) WITH ORDINALITY AS e(v, i)
+          LEFT JOIN LATERAL (
+              SELECT a.id FROM alert_grouping.alerts AS a
+               WHERE e.v ->> 'event_action' = 'trigger'
+                 AND e.v -> 'payload' ->> 'timestamp' IS NOT NULL
+                 AND a.project_id = ingest_webhook_events.project_id
+                 AND a.fingerprint = alert_grouping.dedup_key_fingerprint(e.v ->> 'dedup_key')
+                 AND a.state <> 'resolved'
+                 AND a.created_at = (e.v -> 'payload' ->> 'timestamp')::timestamptz
+               ORDER BY a.created_at, a.id LIMIT 1) AS r ON true;
+    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+        RAISE EXCEPTION 'payload field "alerts[].startsAt" must be a valid time: %', SQLERRM
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('sent by %s', sender);
+    END;
+    SELECT pg_catalog.array_agg(b.alert_id ORDER BY b.ord), pg_catalog.array_agg(b.action ORDER BY b.ord)
+      INTO results, actions
+      FROM alert_grouping.ingest_batch(ingest_webhook_events.project_id, fresh) WITH ORDINALITY AS b(alert_id, action, ord);
+    FOR i IN 1 .. n LOOP
+        IF known[i] IS NOT NULL THEN
+            alert_id := known[i];
+            action := 'unchanged';
+        ELSE
+            j := j + 1;
+            alert_id := results[j];
+            action := actions[j];
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- One alert per entry of Alertmanager's body, deduplicated by its fingerprint; a resolved
+-- entry resolves the alert of its fingerprint at its endsAt.
 CREATE FUNCTION alert_grouping.ingest_alertmanager(project_id uuid, payload jsonb)
 RETURNS TABLE (alert_id uuid, action text)
 LANGUAGE plpgsql
@@ -31,12 +87,14 @@ BEGIN
     IF payload IS NULL THEN
         RAISE EXCEPTION 'payload must be a JSON object, not null' USING ERRCODE = '22023';
     END IF;
-    RETURN QUERY SELECT b.alert_id, b.action
-                   FROM alert_grouping.ingest_batch(ingest_alertmanager.project_id,
-                                                    alert_grouping.alertmanager_events(payload)) AS b;
+    RETURN QUERY SELECT w.alert_id, w.action
+                   FROM alert_grouping.ingest_webhook_events(
+                            ingest_alertmanager.project_id, alert_grouping.alertmanager_events(payload),
+                            'alertmanager') AS w;
 END
 $$;
 
+-- Grafana's body, the same way.
 CREATE FUNCTION alert_grouping.ingest_grafana(project_id uuid, payload jsonb)
 RETURNS TABLE (alert_id uuid, action text)
 LANGUAGE plpgsql
@@ -46,9 +104,10 @@ BEGIN
     IF payload IS NULL THEN
         RAISE EXCEPTION 'payload must be a JSON object, not null' USING ERRCODE = '22023';
     END IF;
-    RETURN QUERY SELECT b.alert_id, b.action
-                   FROM alert_grouping.ingest_batch(ingest_grafana.project_id,
-                                                    alert_grouping.grafana_events(payload)) AS b;
+    RETURN QUERY SELECT w.alert_id, w.action
+                   FROM alert_grouping.ingest_webhook_events(
+                            ingest_grafana.project_id, alert_grouping.grafana_events(payload),
+                            'grafana') AS w;
 END
 $$;
 
@@ -89,7 +148,8 @@ GRANT EXECUTE ON FUNCTION
     alert_grouping.multirange_seconds(tstzmultirange),
     alert_grouping.uptime_hold(uuid, uuid, timestamptz, timestamptz),
     alert_grouping.alertmanager_events(jsonb),
-    alert_grouping.grafana_events(jsonb) TO PUBLIC;
+    alert_grouping.grafana_events(jsonb),
+    alert_grouping.ingest_webhook_events(uuid, jsonb, text) TO PUBLIC;
 
 -- Roles granted access before this version get the new tables and functions too.
 DO $$

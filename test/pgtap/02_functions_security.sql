@@ -124,8 +124,9 @@ SELECT is_empty($$
                              -- 0.7: the uptime functions' helpers (pure, or reading through
                              -- the caller's policies)
                              'bucket_floor', 'multirange_seconds', 'uptime_hold',
-                             -- 0.8: webhook bodies as events (pure)
-                             'alertmanager_events', 'grafana_events')
+                             -- 0.8: webhook bodies as events (pure), and their ingestion
+                             -- (reads through the caller's policies, writes through ingest_batch)
+                             'alertmanager_events', 'grafana_events', 'ingest_webhook_events')
        AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')$$,
     'no function of the schema is executable by PUBLIC, but the check constraint''s, the policies'' and the on-call helpers''');
 -- Every role that writes alerts evaluates alerts_membership_check, so its function is

@@ -106,7 +106,7 @@ GRANT SELECT ON api TO PUBLIC;
 CREATE TEMP TABLE public_functions (name text) ON COMMIT DROP;
 INSERT INTO public_functions VALUES ('membership_is_valid'), ('is_project_member'), ('schedule_time'),
     ('within_restrictions'), ('layer_on_call'), ('schedule_on_call'), ('bucket_floor'), ('multirange_seconds'), ('uptime_hold'),
-    ('alertmanager_events'), ('grafana_events');
+    ('alertmanager_events'), ('grafana_events'), ('ingest_webhook_events');
 GRANT SELECT ON public_functions TO PUBLIC;
 
 -- (role, function) pairs where EXECUTE differs from membership in the documented API.

@@ -18,7 +18,8 @@ SELECT action FROM alert_grouping.ingest_alertmanager('00000000-0000-0000-0000-0
     {"status": "firing", "labels": {"alertname": "HighLatency", "instance": "api-2", "severity": "warning"},
      "annotations": {}, "startsAt": "2026-12-01T10:01:00Z", "endsAt": "0001-01-01T00:00:00Z",
      "generatorURL": "http://prom.test:9090/graph", "fingerprint": "b2b2b2b2b2b2b2b2"}]}');
--- Alertmanager sends the group again: one alert resolved, the other still firing.
+-- Alertmanager sends the group again: one alert resolved, the other still firing (the same
+-- alert again: unchanged, not a duplicate).
 SELECT action FROM alert_grouping.ingest_alertmanager('00000000-0000-0000-0000-000000000191', '{
   "version": "4", "status": "firing", "receiver": "alert-grouping", "alerts": [
     {"status": "firing", "labels": {"alertname": "HighLatency", "instance": "api-1", "severity": "critical"},
@@ -27,6 +28,15 @@ SELECT action FROM alert_grouping.ingest_alertmanager('00000000-0000-0000-0000-0
     {"status": "resolved", "labels": {"alertname": "HighLatency", "instance": "api-2", "severity": "warning"},
      "annotations": {}, "startsAt": "2026-12-01T10:01:00Z", "endsAt": "2026-12-01T10:06:00Z",
      "fingerprint": "b2b2b2b2b2b2b2b2"}]}');
+-- The same alert sent with another start (Alertmanager lost its state and saw it fire
+-- again): a duplicate of the active alert.
+SELECT action FROM alert_grouping.ingest_alertmanager('00000000-0000-0000-0000-000000000191', '{
+  "version": "4", "alerts": [
+    {"status": "firing", "labels": {"alertname": "HighLatency", "instance": "api-1", "severity": "critical"},
+     "annotations": {"summary": "p99 above 2s on api-1"}, "startsAt": "2026-12-01T10:20:00Z",
+     "fingerprint": "a1a1a1a1a1a1a1a1"}]}');
+-- An empty group is nothing.
+SELECT count(*) AS results FROM alert_grouping.ingest_alertmanager('00000000-0000-0000-0000-000000000191', '{"version": "4", "alerts": []}');
 SELECT a.title, a.severity, a.state, a.dedup_key, a.duplicate_count, a.created_at, a.resolved_at, a.source,
        a.description, a.labels ->> 'instance' AS instance, a.details ->> 'receiver' AS receiver,
        a.details ->> 'generatorURL' AS generator, e.title AS episode
