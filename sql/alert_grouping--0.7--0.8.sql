@@ -112,8 +112,334 @@ END
 $$;
 
 ------------------------------------------------------------------------------------------
+-- Integrations: a token names a project
+------------------------------------------------------------------------------------------
+-- A sender's key to one project: its token (a PagerDuty routing key's shape, 32 characters)
+-- is shown once, by create_integration or rotate_integration_token, and stored only as its
+-- SHA-256.
+CREATE TABLE alert_grouping.integrations (
+    project_id uuid NOT NULL,  -- references projects (id): see add_0_8_keys
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    name text NOT NULL CHECK (pg_catalog.length(name) BETWEEN 1 AND 200),
+    kind text NOT NULL CHECK (kind IN ('alertmanager', 'grafana', 'pagerduty')),
+    token_sha256 bytea NOT NULL CHECK (pg_catalog.length(token_sha256) = 32),
+    enabled boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_used_at timestamptz NULL,
+    PRIMARY KEY (project_id, id)
+);
+CREATE INDEX integrations_token_idx ON alert_grouping.integrations (token_sha256);
+
+CREATE FUNCTION alert_grouping.new_integration_token() RETURNS text
+AS 'MODULE_PATHNAME', 'ag_new_integration_token'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION alert_grouping.token_sha256(token text) RETURNS bytea
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.sha256(pg_catalog.convert_to(token, 'UTF8'));
+$$;
+
+-- The caller administers the project (a role that bypasses row-level security, the project
+-- exists): P0002 when it cannot see the project, 42501 when its role is lower.
+CREATE FUNCTION alert_grouping.require_integration_admin(project_id uuid, action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
+        IF NOT EXISTS (SELECT FROM alert_grouping.projects AS p WHERE p.id = require_integration_admin.project_id) THEN
+            RAISE EXCEPTION 'project % not found', project_id USING ERRCODE = 'P0002';
+        END IF;
+    ELSIF NOT alert_grouping.has_project_role(project_id, 'admin') THEN
+        IF alert_grouping.has_project_role(project_id, 'viewer') THEN
+            RAISE EXCEPTION 'permission denied to % in project %', action, project_id
+                USING ERRCODE = '42501', HINT = 'This needs the admin role in the project.';
+        END IF;
+        RAISE EXCEPTION 'project % not found', project_id USING ERRCODE = 'P0002';
+    END IF;
+END
+$$;
+
+-- A new integration of the project (admins): returns its token, which is stored nowhere else.
+CREATE FUNCTION alert_grouping.create_integration(project_id uuid, name text, kind text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    token text := alert_grouping.new_integration_token();
+BEGIN
+    PERFORM alert_grouping.require_integration_admin(project_id, 'create an integration');
+    IF kind IS NULL OR kind NOT IN ('alertmanager', 'grafana', 'pagerduty') THEN
+        RAISE EXCEPTION 'integration kind must be alertmanager, grafana or pagerduty, not %',
+            COALESCE(pg_catalog.quote_literal(kind), 'null') USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO alert_grouping.integrations (project_id, name, kind, token_sha256)
+    VALUES (create_integration.project_id, create_integration.name, create_integration.kind,
+            alert_grouping.token_sha256(token));
+    RETURN token;
+END
+$$;
+
+-- A new token for an integration (admins); the old one stops working at once.
+CREATE FUNCTION alert_grouping.rotate_integration_token(project_id uuid, integration_id uuid)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    token text := alert_grouping.new_integration_token();
+BEGIN
+    PERFORM alert_grouping.require_integration_admin(project_id, 'rotate a token');
+    UPDATE alert_grouping.integrations AS i SET token_sha256 = alert_grouping.token_sha256(token)
+     WHERE i.project_id = rotate_integration_token.project_id AND i.id = integration_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'integration % not found in project %', integration_id, project_id
+            USING ERRCODE = 'P0002';
+    END IF;
+    RETURN token;
+END
+$$;
+
+-- The enabled integration of a kind whose token this is, else 28000 (what a sender's bad key
+-- is: the receiver answers 401/404). Marks it used.
+CREATE FUNCTION alert_grouping.integration_for_token(token text, kind text,
+                                                     OUT project_id uuid, OUT integration_id uuid)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF token IS NULL OR pg_catalog.length(token) <> 32 THEN
+        RAISE EXCEPTION 'invalid integration token' USING ERRCODE = '28000';
+    END IF;
+    SELECT i.project_id, i.id INTO project_id, integration_id
+      FROM alert_grouping.integrations AS i
+     WHERE i.token_sha256 = alert_grouping.token_sha256(token)
+       AND i.kind = integration_for_token.kind AND i.enabled;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'invalid integration token' USING ERRCODE = '28000',
+            HINT = 'The token is unknown, disabled, or for another kind of integration.';
+    END IF;
+    UPDATE alert_grouping.integrations AS i SET last_used_at = pg_catalog.now()
+     WHERE i.project_id = integration_for_token.project_id AND i.id = integration_id
+       AND (i.last_used_at IS NULL OR i.last_used_at < pg_catalog.now() - interval '1 minute');
+END
+$$;
+
+-- What the receiver calls for POST /v1/alertmanager/<token> and /v1/grafana/<token>: the
+-- token is its only key to a project (it runs as the extension's owner, for that project
+-- only).
+CREATE FUNCTION alert_grouping.receive_webhook(kind text, token text, payload jsonb)
+RETURNS TABLE (alert_id uuid, action text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target record;
+BEGIN
+    IF kind IS NULL OR kind NOT IN ('alertmanager', 'grafana') THEN
+        RAISE EXCEPTION 'webhook kind must be alertmanager or grafana' USING ERRCODE = '22023';
+    END IF;
+    target := alert_grouping.integration_for_token(token, kind);
+    IF payload IS NULL THEN
+        RAISE EXCEPTION 'payload must be a JSON object, not null' USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY SELECT w.alert_id, w.action
+                   FROM alert_grouping.ingest_webhook_events(
+                            target.project_id,
+                            CASE kind WHEN 'alertmanager' THEN alert_grouping.alertmanager_events(payload)
+                                      ELSE alert_grouping.grafana_events(payload) END,
+                            kind) AS w;
+END
+$$;
+
+-- A PagerDuty Events API v2 event, routed by its routing_key: PagerDuty's answer, or 22023
+-- naming the field (PagerDuty's limits: the event 512 KB, summary 1,024 characters,
+-- dedup_key 255), 28000 for an unknown or disabled key. The event's other fields (component,
+-- group, class, custom_details, images, links, client, client_url) are kept in the alert's
+-- details. A trigger without a dedup_key gets one, which the answer gives.
+CREATE FUNCTION alert_grouping.ingest_pagerduty(event jsonb) RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target record;
+    payload jsonb;
+    action text;
+    key text;
+    mapped jsonb;
+    f text;
+BEGIN
+    IF event IS NULL OR pg_catalog.jsonb_typeof(event) <> 'object' THEN
+        RAISE EXCEPTION 'event must be a JSON object, not %', COALESCE(pg_catalog.jsonb_typeof(event), 'null')
+            USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.octet_length(event::text) > 512 * 1024 THEN
+        RAISE EXCEPTION 'event is larger than 512 KB' USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.jsonb_typeof(event -> 'routing_key') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'event field "routing_key" is required (a string)' USING ERRCODE = '22023';
+    END IF;
+    target := alert_grouping.integration_for_token(event ->> 'routing_key', 'pagerduty');
+    action := COALESCE(event ->> 'event_action', '');
+    IF action NOT IN ('trigger', 'acknowledge', 'resolve') THEN
+        RAISE EXCEPTION 'event field "event_action" must be trigger, acknowledge or resolve'
+            USING ERRCODE = '22023';
+    END IF;
+    key := event ->> 'dedup_key';
+    IF event -> 'dedup_key' IS NOT NULL AND pg_catalog.jsonb_typeof(event -> 'dedup_key') <> 'null'
+       AND (pg_catalog.jsonb_typeof(event -> 'dedup_key') <> 'string'
+            OR pg_catalog.length(key) NOT BETWEEN 1 AND 255) THEN
+        RAISE EXCEPTION 'event field "dedup_key" must be a string of 1 to 255 characters'
+            USING ERRCODE = '22023';
+    END IF;
+    IF action = 'trigger' THEN
+        payload := event -> 'payload';
+        IF payload IS NULL OR pg_catalog.jsonb_typeof(payload) <> 'object' THEN
+            RAISE EXCEPTION 'event field "payload" is required (an object)' USING ERRCODE = '22023';
+        END IF;
+        FOREACH f IN ARRAY ARRAY['summary', 'source', 'severity'] LOOP
+            IF pg_catalog.jsonb_typeof(payload -> f) IS DISTINCT FROM 'string' OR payload ->> f = '' THEN
+                RAISE EXCEPTION 'event field "payload.%" is required (a string)', f USING ERRCODE = '22023';
+            END IF;
+        END LOOP;
+        IF pg_catalog.length(payload ->> 'summary') > 1024 THEN
+            RAISE EXCEPTION 'event field "payload.summary" is longer than 1024 characters'
+                USING ERRCODE = '22023';
+        END IF;
+        IF payload ->> 'severity' NOT IN ('critical', 'error', 'warning', 'info') THEN
+            RAISE EXCEPTION 'event field "payload.severity" must be critical, error, warning or info'
+                USING ERRCODE = '22023';
+        END IF;
+        key := COALESCE(key, pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''));
+        mapped := pg_catalog.jsonb_build_object(
+            'event_action', 'trigger', 'dedup_key', key,
+            'payload', (payload - 'custom_details' - 'component' - 'group' - 'class')
+                       || pg_catalog.jsonb_build_object('custom_details', pg_catalog.jsonb_strip_nulls(
+                              pg_catalog.jsonb_build_object(
+                                  'custom_details', payload -> 'custom_details',
+                                  'component', payload -> 'component', 'group', payload -> 'group',
+                                  'class', payload -> 'class', 'images', event -> 'images',
+                                  'links', event -> 'links', 'client', event -> 'client',
+                                  'client_url', event -> 'client_url'))),
+            'description', payload ->> 'component');
+    ELSE
+        IF key IS NULL THEN
+            RAISE EXCEPTION 'event field "dedup_key" is required for event_action "%"', action
+                USING ERRCODE = '22023';
+        END IF;
+        mapped := pg_catalog.jsonb_build_object('event_action', action, 'dedup_key', key);
+    END IF;
+    PERFORM 1 FROM alert_grouping.ingest_batch(target.project_id, pg_catalog.jsonb_build_array(mapped));
+    RETURN pg_catalog.jsonb_build_object('status', 'success', 'message', 'Event processed',
+                                         'dedup_key', key);
+END
+$$;
+
+-- Row-level security: members read their project's integrations (not the token's hash);
+-- admins rename, disable and delete them, and create them through create_integration.
+ALTER TABLE alert_grouping.integrations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY integrations_select ON alert_grouping.integrations FOR SELECT
+    USING (project_id = ANY (alert_grouping.member_project_array('viewer')));
+CREATE POLICY integrations_insert ON alert_grouping.integrations FOR INSERT
+    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('admin')));
+CREATE POLICY integrations_update ON alert_grouping.integrations FOR UPDATE
+    USING (project_id = ANY (alert_grouping.member_project_array('admin')))
+    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('admin')));
+CREATE POLICY integrations_delete ON alert_grouping.integrations FOR DELETE
+    USING (project_id = ANY (alert_grouping.member_project_array('admin')));
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.integrations', '');
+
+-- The key to projects (on Citus, distribute() makes it instead).
+CREATE FUNCTION alert_grouping.add_0_8_keys() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS c
+                    WHERE c.conrelid = 'alert_grouping.integrations'::pg_catalog.regclass
+                      AND c.contype = 'f') THEN
+        EXECUTE 'ALTER TABLE alert_grouping.integrations ADD FOREIGN KEY (project_id) '
+                'REFERENCES alert_grouping.projects (id) ON DELETE CASCADE';
+    END IF;
+END
+$$;
+
+DO $$
+BEGIN
+    IF NOT alert_grouping.is_distributed() THEN
+        PERFORM alert_grouping.add_0_8_keys();
+    END IF;
+END
+$$;
+
+------------------------------------------------------------------------------------------
 -- Privileges
 ------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION alert_grouping.grant_access(role name, act_for_users boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f text;
+BEGIN
+    IF pg_catalog.to_regrole(pg_catalog.quote_ident(role)) IS NULL THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+    EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA alert_grouping TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON alert_grouping.alerts, alert_grouping.episodes, '
+        'alert_grouping.episode_events, '
+        'alert_grouping.grouping_rules, '
+        'alert_grouping.project_flag_overrides, alert_grouping.teams, '
+        'alert_grouping.team_members, alert_grouping.labels, alert_grouping.episode_owner_users, '
+        'alert_grouping.episode_owner_teams, alert_grouping.episode_labels, '
+        'alert_grouping.monitors, alert_grouping.check_results, '
+        'alert_grouping.maintenance_windows, alert_grouping.incidents, '
+        'alert_grouping.incident_updates, alert_grouping.escalation_policies, '
+        'alert_grouping.on_call_schedules, alert_grouping.on_call_overrides, '
+        'alert_grouping.status_page_components TO %I', role);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
+        'alert_grouping.feature_flags, alert_grouping.episode_members, '
+        'alert_grouping.daily_stats, alert_grouping.uptime_rollups, '
+        'alert_grouping.uptime_rollup_state, alert_grouping.uptime_changes, '
+        'alert_grouping.status_page_component_history, alert_grouping.stats TO %I', role);
+    EXECUTE pg_catalog.format('GRANT SELECT, UPDATE ON alert_grouping.projects TO %I', role);
+    -- The outbox is written by the escalation passes; readers mark what they delivered.
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, UPDATE (delivered_at) ON alert_grouping.notifications TO %I', role);
+    -- Integrations: members see them but not their tokens' hashes; admins write them
+    -- (create_integration and rotate_integration_token make the tokens).
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT (project_id, id, name, kind, enabled, created_at, last_used_at), '
+        'INSERT (project_id, name, kind, token_sha256), UPDATE (name, enabled, token_sha256), '
+        'DELETE ON alert_grouping.integrations TO %I', role);
+    -- db_role links a database role to a user across all projects: owner only.
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT, DELETE, INSERT (project_id, user_id, role, created_at), UPDATE (role) '
+        'ON alert_grouping.project_members TO %I', role);
+    FOREACH f IN ARRAY alert_grouping.granted_functions() LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION alert_grouping.%s TO %I', f, role);
+    END LOOP;
+    IF act_for_users THEN
+        INSERT INTO alert_grouping.application_roles (role)
+        VALUES (pg_catalog.to_regrole(pg_catalog.quote_ident(grant_access.role)))
+        ON CONFLICT DO NOTHING;
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION alert_grouping.granted_functions() RETURNS text[]
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -129,7 +455,9 @@ AS $$
         'on_call_users(uuid,uuid,timestamptz)', 'uptime(uuid,uuid,timestamptz,timestamptz)',
         'uptime_seconds(uuid,uuid,timestamptz,timestamptz)',
         'component_uptime(uuid,uuid,timestamptz,timestamptz)',
-        'ingest_alertmanager(uuid,jsonb)', 'ingest_grafana(uuid,jsonb)']
+        'ingest_alertmanager(uuid,jsonb)', 'ingest_grafana(uuid,jsonb)',
+        'create_integration(uuid,text,text)', 'rotate_integration_token(uuid,uuid)',
+        'ingest_pagerduty(jsonb)', 'receive_webhook(text,text,jsonb)']
 $$;
 
 -- Internal: never executable by PUBLIC, except the check constraint's and the policies', and
@@ -149,7 +477,10 @@ GRANT EXECUTE ON FUNCTION
     alert_grouping.uptime_hold(uuid, uuid, timestamptz, timestamptz),
     alert_grouping.alertmanager_events(jsonb),
     alert_grouping.grafana_events(jsonb),
-    alert_grouping.ingest_webhook_events(uuid, jsonb, text) TO PUBLIC;
+    alert_grouping.ingest_webhook_events(uuid, jsonb, text),
+    alert_grouping.new_integration_token(),
+    alert_grouping.token_sha256(text),
+    alert_grouping.require_integration_admin(uuid, text) TO PUBLIC;
 
 -- Roles granted access before this version get the new tables and functions too.
 DO $$

@@ -67,13 +67,16 @@ SELECT set_eq($$
      WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.prosecdef$$,
     ARRAY['check_results_inserted', 'incidents_before_write', 'incidents_after_write',
           -- 0.7: what arrives for the rollups, and a monitor's change of its component
-          'check_results_changed', 'maintenance_windows_changed', 'monitors_component_changed'],
-    'the only SECURITY DEFINER functions are six trigger functions');
+          'check_results_changed', 'maintenance_windows_changed', 'monitors_component_changed',
+          -- 0.8: the entry points whose only key to a project is an integration's token
+          'receive_webhook', 'ingest_pagerduty'],
+    'the only SECURITY DEFINER functions are six trigger functions and the two token entry points');
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
      WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.prosecdef
-       AND p.prorettype <> 'trigger'::regtype$$,
-    'every SECURITY DEFINER function returns trigger');
+       AND p.prorettype <> 'trigger'::regtype
+       AND p.proname NOT IN ('receive_webhook', 'ingest_pagerduty')$$,
+    'every SECURITY DEFINER function returns trigger, but the two token entry points');
 SELECT is_empty($$
     SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
      WHERE p.pronamespace = 'alert_grouping'::regnamespace
@@ -126,7 +129,10 @@ SELECT is_empty($$
                              'bucket_floor', 'multirange_seconds', 'uptime_hold',
                              -- 0.8: webhook bodies as events (pure), and their ingestion
                              -- (reads through the caller's policies, writes through ingest_batch)
-                             'alertmanager_events', 'grafana_events', 'ingest_webhook_events')
+                             'alertmanager_events', 'grafana_events', 'ingest_webhook_events',
+                             -- 0.8: integration tokens (random or pure) and the admin check
+                             -- (reads through the caller's policies)
+                             'new_integration_token', 'token_sha256', 'require_integration_admin')
        AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')$$,
     'no function of the schema is executable by PUBLIC, but the check constraint''s, the policies'' and the on-call helpers''');
 -- Every role that writes alerts evaluates alerts_membership_check, so its function is
@@ -176,8 +182,12 @@ SELECT is_empty($$
        AND NOT c.relispartition
        AND (c.relname = 'projects' OR EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                                                WHERE a.attrelid = c.oid AND a.attname = 'project_id'))
-       AND NOT pg_catalog.has_table_privilege('ag_t_granted', c.oid, 'SELECT')$$,
-    'after grant_access: the role can SELECT every tenant table and projects');
+       AND NOT pg_catalog.has_table_privilege('ag_t_granted', c.oid, 'SELECT')
+       -- (integrations: every column but the token's hash)
+       AND NOT (c.relname = 'integrations'
+                AND pg_catalog.has_column_privilege('ag_t_granted', c.oid, 'project_id', 'SELECT')
+                AND NOT pg_catalog.has_column_privilege('ag_t_granted', c.oid, 'token_sha256', 'SELECT'))$$,
+    'after grant_access: the role can SELECT every tenant table and projects (integrations but their tokens'' hashes)');
 SELECT ok(has_table_privilege('ag_t_granted', 'alert_grouping.alerts', 'INSERT'),
           'after grant_access: the role may INSERT alerts (policies narrow it)');
 SELECT ok(NOT has_table_privilege('ag_t_granted', 'alert_grouping.projects', 'INSERT'),
@@ -211,8 +221,8 @@ SELECT ok(has_schema_privilege('AG t Mixed-Case', 'alert_grouping', 'USAGE')
 SELECT throws_ok($$SELECT alert_grouping.distribute()$$, '55000',
                  'distribute() needs the citus extension in this database',
                  'distribute() without Citus raises 55000 and changes nothing');
-SELECT is((SELECT count(*)::int FROM pg_catalog.pg_policies WHERE schemaname = 'alert_grouping'), 108,
-          'after distribute() refused, the 108 policies are still there');
+SELECT is((SELECT count(*)::int FROM pg_catalog.pg_policies WHERE schemaname = 'alert_grouping'), 112,
+          'after distribute() refused, the 112 policies are still there');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -204,6 +204,9 @@ SELECT alert_grouping.refresh_component_status(p, NULL, now()) FROM unnest(ARRAY
 SELECT alert_grouping.rollup_uptime(now() + interval '2 hours') AS seeded_buckets \gset
 INSERT INTO alert_grouping.check_results (project_id, monitor_id, checked_at, ok)
 VALUES (pg_temp.k('p1'), pg_temp.k('m1'), now() - interval '10 days', true), (pg_temp.k('p2'), pg_temp.k('m2'), now() - interval '10 days', true);
+-- 0.8: an integration each.
+SELECT alert_grouping.create_integration(p, 'alertmanager', 'alertmanager') IS NOT NULL
+  FROM unnest(ARRAY[pg_temp.k('p1'), pg_temp.k('p2')]) AS p;
 
 -- The seed is complete: as the superuser, every tenant table has rows of both projects, so
 -- the visibility checks below compare non-empty sets.

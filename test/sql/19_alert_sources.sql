@@ -71,3 +71,71 @@ SELECT * FROM alert_grouping.ingest_alertmanager('00000000-0000-0000-0000-000000
 SELECT * FROM alert_grouping.ingest_grafana('00000000-0000-0000-0000-000000000191', '{"orgId": "one", "alerts": []}');
 \set VERBOSITY default
 SELECT count(*) AS alerts_after_bad_bodies FROM alert_grouping.alerts WHERE project_id = '00000000-0000-0000-0000-000000000191';
+
+-- Integrations: a token, shown once and stored as its SHA-256, names the project.
+CREATE TABLE public.tokens (kind text PRIMARY KEY, token text);
+INSERT INTO public.tokens
+SELECT k, alert_grouping.create_integration('00000000-0000-0000-0000-000000000191', k || ' in', k)
+  FROM unnest(ARRAY['alertmanager', 'grafana', 'pagerduty']) AS k;
+SELECT kind, token ~ '^[a-z0-9]{32}$' AS routing_key_shape FROM public.tokens ORDER BY kind;
+SELECT i.kind, i.token_sha256 = sha256(convert_to(t.token, 'UTF8')) AS hashed, i.enabled
+  FROM alert_grouping.integrations i JOIN public.tokens t ON t.kind = i.kind ORDER BY i.kind;
+SELECT count(*) AS tokens_stored_anywhere FROM alert_grouping.integrations i, public.tokens t
+ WHERE strpos(i::text, t.token) > 0;
+
+-- The PagerDuty Events API v2: routed by routing_key, PagerDuty's answer.
+SELECT alert_grouping.ingest_pagerduty(jsonb_build_object(
+    'routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'), 'event_action', 'trigger',
+    'dedup_key', 'pd-1', 'client', 'Sample Monitoring Service', 'client_url', 'https://monitoring.test',
+    'links', '[{"href": "https://runbook.test", "text": "runbook"}]'::jsonb,
+    'payload', '{"summary": "DB down on db-1", "source": "db-1", "severity": "critical",
+                 "timestamp": "2026-12-01T12:00:00Z", "component": "postgres", "group": "prod",
+                 "class": "deploy", "custom_details": {"free space": "1%"}}'::jsonb)) AS answer;
+SELECT a.title, a.severity, a.source, a.description, a.created_at, a.details -> 'custom_details' AS custom,
+       a.details ->> 'client' AS client, a.details -> 'links' -> 0 ->> 'href' AS link
+  FROM alert_grouping.alerts a WHERE a.project_id = '00000000-0000-0000-0000-000000000191' AND a.dedup_key = 'pd-1';
+-- A trigger without a dedup_key gets one, which the answer gives; acknowledge and resolve by it.
+CREATE TABLE public.answer AS SELECT alert_grouping.ingest_pagerduty(jsonb_build_object(
+    'routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'), 'event_action', 'trigger',
+    'payload', '{"summary": "queue backing up", "source": "mq-1", "severity": "warning"}'::jsonb)) AS a;
+SELECT (a ->> 'dedup_key') ~ '^[0-9a-f]{32}$' AS key_given, a ->> 'status' AS status FROM public.answer;
+SELECT alert_grouping.ingest_pagerduty(jsonb_build_object(
+    'routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'), 'event_action', 'resolve',
+    'dedup_key', (SELECT a ->> 'dedup_key' FROM public.answer))) ->> 'message' AS message;
+SELECT state FROM alert_grouping.alerts WHERE dedup_key = (SELECT a ->> 'dedup_key' FROM public.answer);
+
+-- Webhooks by token, as the receiver calls them.
+SELECT action FROM alert_grouping.receive_webhook('alertmanager', (SELECT token FROM public.tokens WHERE kind = 'alertmanager'),
+    '{"version": "4", "alerts": [{"status": "firing", "labels": {"alertname": "ByToken"}, "fingerprint": "e5e5",
+      "startsAt": "2026-12-01T13:00:00Z"}]}');
+SELECT project_id FROM alert_grouping.alerts WHERE dedup_key = 'e5e5';
+
+-- Bad keys: 28000 (unknown, another kind's, disabled, rotated away); bad events: 22023.
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty('{"routing_key": "0123456789abcdef0123456789abcdef", "event_action": "trigger"}')$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty(jsonb_build_object('routing_key', (SELECT token FROM public.tokens WHERE kind = 'alertmanager'),
+    'event_action', 'trigger', 'payload', '{"summary": "x", "source": "y", "severity": "info"}'::jsonb))$$);
+SELECT public.try($$SELECT * FROM alert_grouping.receive_webhook('grafana', (SELECT token FROM public.tokens WHERE kind = 'alertmanager'), '{"alerts": []}')$$);
+UPDATE alert_grouping.integrations SET enabled = false WHERE kind = 'grafana';
+SELECT public.try($$SELECT * FROM alert_grouping.receive_webhook('grafana', (SELECT token FROM public.tokens WHERE kind = 'grafana'), '{"alerts": []}')$$);
+SELECT public.try($$SELECT alert_grouping.rotate_integration_token('00000000-0000-0000-0000-000000000191',
+    (SELECT id FROM alert_grouping.integrations WHERE kind = 'alertmanager')) ~ '^[a-z0-9]{32}$' AS rotated$$);
+SELECT public.try($$SELECT * FROM alert_grouping.receive_webhook('alertmanager', (SELECT token FROM public.tokens WHERE kind = 'alertmanager'), '{"alerts": []}')$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty(NULL)$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty('{"event_action": "trigger"}')$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty(jsonb_build_object('routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'),
+    'event_action', 'page'))$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty(jsonb_build_object('routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'),
+    'event_action', 'trigger', 'payload', '{"summary": "x", "source": "y"}'::jsonb))$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty(jsonb_build_object('routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'),
+    'event_action', 'trigger', 'payload', '{"summary": "x", "source": "y", "severity": "major"}'::jsonb))$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty(jsonb_build_object('routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'),
+    'event_action', 'trigger', 'payload', jsonb_build_object('summary', repeat('x', 1025), 'source', 'y', 'severity', 'info')))$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty(jsonb_build_object('routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'),
+    'event_action', 'trigger', 'dedup_key', repeat('k', 256), 'payload', '{"summary": "x", "source": "y", "severity": "info"}'::jsonb))$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty(jsonb_build_object('routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'),
+    'event_action', 'trigger', 'payload', jsonb_build_object('summary', 'x', 'source', 'y', 'severity', 'info',
+    'custom_details', repeat('z', 600 * 1024))))$$);
+SELECT public.try($$SELECT alert_grouping.ingest_pagerduty(jsonb_build_object('routing_key', (SELECT token FROM public.tokens WHERE kind = 'pagerduty'),
+    'event_action', 'resolve'))$$);
+SELECT public.try($$SELECT alert_grouping.create_integration('00000000-0000-0000-0000-000000000191', 'x', 'nagios')$$);
+DROP TABLE public.tokens, public.answer;
