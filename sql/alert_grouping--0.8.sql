@@ -8329,6 +8329,193 @@ AS $$
         'ingest_pagerduty(jsonb)', 'receive_webhook(text,text,jsonb)']
 $$;
 
+------------------------------------------------------------------------------------------
+-- distribute(): the new table too
+------------------------------------------------------------------------------------------
+-- As in 0.7, with integrations co-located with alerts and the webhook entry points
+-- distributed by project_id (a token's lookup reads every node: receive_webhook and
+-- ingest_pagerduty stay on the coordinator).
+CREATE OR REPLACE FUNCTION alert_grouping.distribute() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reference_tables constant text[] := ARRAY['projects', 'project_members',
+                                              'application_roles', 'feature_flags'];
+    -- Referenced tables before the tables that reference them.
+    tenant_tables constant text[] := ARRAY['alerts', 'grouping_rules', 'project_counters',
+        'project_flag_overrides', 'teams', 'team_members', 'labels', 'episodes',
+        'episode_events', 'episode_owner_users', 'episode_owner_teams', 'episode_labels',
+        'engine_errors', 'monitors', 'check_results', 'maintenance_windows', 'incidents',
+        'incident_updates', 'on_call_schedules', 'on_call_overrides', 'escalation_policies',
+        'notifications', 'uptime_rollups', 'uptime_rollup_state', 'uptime_changes',
+        'status_page_components', 'status_page_component_history', 'integrations'];
+    functions constant text[] := ARRAY['ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
+        'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
+        'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)',
+        'regroup(uuid,uuid,timestamptz,timestamptz)',
+        'preview_rule(uuid,jsonb,jsonb,timestamptz,timestamptz)',
+        'acknowledge_incident(uuid,uuid)', 'resolve_incident(uuid,uuid,text)',
+        'on_call_users(uuid,uuid,timestamptz)', 'uptime(uuid,uuid,timestamptz,timestamptz)',
+        'uptime_seconds(uuid,uuid,timestamptz,timestamptz)',
+        'component_uptime(uuid,uuid,timestamptz,timestamptz)',
+        'ingest_alertmanager(uuid,jsonb)', 'ingest_grafana(uuid,jsonb)'];
+    already boolean;
+    work text[];
+    t text;
+    f text;
+    fk record;
+    r record;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        RAISE EXCEPTION 'distribute() needs the citus extension in this database'
+            USING ERRCODE = '55000',
+                  HINT = 'Add citus to shared_preload_libraries on every node, CREATE EXTENSION citus, and add the workers with citus_add_node().';
+    END IF;
+    IF (SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g) <> 0 THEN
+        RAISE EXCEPTION 'distribute() runs on the coordinator' USING ERRCODE = '55000';
+    END IF;
+    -- Distributed by an earlier version: the tenant tables added since are distributed now.
+    already := alert_grouping.is_distributed();
+    work := ARRAY(SELECT u.t FROM pg_catalog.unnest(tenant_tables) WITH ORDINALITY AS u(t, i)
+                   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+                                      WHERE p.logicalrelid = pg_catalog.format('alert_grouping.%I', u.t)::pg_catalog.regclass)
+                   ORDER BY u.i);
+    IF pg_catalog.cardinality(work) = 0 THEN
+        RAISE NOTICE 'alert_grouping is already distributed';
+        RETURN;
+    END IF;
+    -- Every table has triggers; they run on the shards, on co-located shards only.
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- Foreign keys to reference tables need one connection per node for the whole change.
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    -- Foreign keys between the tables are dropped and made again once every table is
+    -- distributed: Citus cannot convert a table referenced by tables that are still local.
+    -- The workers hold the extension's own copies of the tables (their shells), which need
+    -- the same.
+    CREATE TEMPORARY TABLE alert_grouping_fks ON COMMIT DROP AS
+    SELECT c.oid, c.conrelid::pg_catalog.regclass::text AS tbl, c.conname::text AS name,
+           pg_catalog.pg_get_constraintdef(c.oid) AS def
+      FROM pg_catalog.pg_constraint AS c
+     WHERE c.connamespace = 'alert_grouping'::pg_catalog.regnamespace AND c.contype = 'f'
+       AND c.conparentid = 0  -- a partition's copy comes and goes with its parent's
+       AND (NOT already OR c.conrelid::pg_catalog.regclass::text
+                           IN (SELECT 'alert_grouping.' || pg_catalog.quote_ident(w) FROM pg_catalog.unnest(work) AS w));
+    FOR fk IN SELECT * FROM pg_temp.alert_grouping_fks ORDER BY oid LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tbl, fk.name);
+        PERFORM pg_catalog.run_command_on_workers(
+            pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', fk.tbl, fk.name));
+    END LOOP;
+
+    -- Citus copies the rows of a table it distributes in binary, so a role OID would reach
+    -- the workers as the coordinator's number; the role columns are written again below, by
+    -- name, which every node resolves to its own role.
+    CREATE TEMPORARY TABLE alert_grouping_role_members ON COMMIT DROP AS
+    SELECT m.project_id, m.user_id, m.db_role::text AS role_name
+      FROM alert_grouping.project_members AS m WHERE m.db_role IS NOT NULL AND NOT already;
+    CREATE TEMPORARY TABLE alert_grouping_app_roles ON COMMIT DROP AS
+    SELECT ar.role::text AS role_name, ar.granted_at FROM alert_grouping.application_roles AS ar
+     WHERE NOT already;
+
+    IF NOT already THEN
+        FOREACH t IN ARRAY reference_tables LOOP
+            PERFORM pg_catalog.create_reference_table(pg_catalog.format('alert_grouping.%I', t));
+        END LOOP;
+        PERFORM pg_catalog.create_distributed_table('alert_grouping.alerts', 'project_id');
+    END IF;
+    FOREACH t IN ARRAY work LOOP
+        CONTINUE WHEN t = 'alerts';
+        PERFORM pg_catalog.create_distributed_table(pg_catalog.format('alert_grouping.%I', t),
+                                                    'project_id',
+                                                    colocate_with => 'alert_grouping.alerts');
+    END LOOP;
+
+    FOR fk IN SELECT * FROM pg_temp.alert_grouping_fks ORDER BY oid LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tbl, fk.name, fk.def);
+    END LOOP;
+    DROP TABLE pg_temp.alert_grouping_fks;
+    -- Updated while distributed: what the update left to this function.
+    PERFORM alert_grouping.add_0_5_triggers_and_keys();
+    PERFORM alert_grouping.add_0_6_keys();
+    PERFORM alert_grouping.add_0_7_triggers_and_keys();
+    PERFORM alert_grouping.add_0_8_keys();
+
+    FOR r IN SELECT * FROM pg_temp.alert_grouping_role_members LOOP
+        EXECUTE pg_catalog.format(
+            'UPDATE alert_grouping.project_members SET db_role = %L::pg_catalog.regrole '
+            ' WHERE project_id = %L AND user_id = %L', r.role_name, r.project_id, r.user_id);
+    END LOOP;
+    DELETE FROM alert_grouping.application_roles;
+    FOR r IN SELECT * FROM pg_temp.alert_grouping_app_roles LOOP
+        EXECUTE pg_catalog.format(
+            'INSERT INTO alert_grouping.application_roles (role, granted_at) '
+            'VALUES (%L::pg_catalog.regrole, %L)', r.role_name, r.granted_at);
+    END LOOP;
+    DROP TABLE pg_temp.alert_grouping_role_members, pg_temp.alert_grouping_app_roles;
+
+    -- The identity sequences of the extension's tables are the nodes' own and all start at 1:
+    -- each worker takes its ids from a range of its own (its group id in the top 16 bits), so
+    -- that a project's rows moved between nodes cannot collide.
+    PERFORM pg_catalog.run_command_on_workers(
+        'SELECT pg_catalog.setval(s.seq, GREATEST(pg_catalog.nextval(s.seq), '
+        '(SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g)::bigint OPERATOR(pg_catalog.<<) 48)) '
+        '  FROM (VALUES (''alert_grouping.episode_events_id_seq''::pg_catalog.regclass), '
+        '               (''alert_grouping.engine_errors_id_seq''::pg_catalog.regclass), '
+        '               (''alert_grouping.incident_updates_id_seq''::pg_catalog.regclass), '
+        '        (''alert_grouping.uptime_changes_id_seq''::pg_catalog.regclass), '
+        '        (''alert_grouping.status_page_component_history_id_seq''::pg_catalog.regclass)) AS s(seq)');
+
+    -- A call runs on the node that stores its project, even inside a transaction block.
+    FOREACH f IN ARRAY functions LOOP
+        PERFORM pg_catalog.create_distributed_function(
+            pg_catalog.format('alert_grouping.%s', f)::pg_catalog.regprocedure, 'project_id',
+            colocate_with => 'alert_grouping.alerts', force_delegation => true);
+    END LOOP;
+    -- Grants made before: Citus carries those of the distributed functions, the schema and
+    -- the tables made from now on; the ones already made are made again, to reach the workers.
+    FOR r IN SELECT pg_catalog.format('GRANT %s ON FUNCTION %s TO %s', a.privilege_type,
+                                      p.oid::pg_catalog.regprocedure,
+                                      a.grantee::pg_catalog.regrole) AS stmt
+               FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a,
+                    pg_catalog.pg_dist_object AS o
+              WHERE p.pronamespace = 'alert_grouping'::pg_catalog.regnamespace
+                AND o.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND o.objid = p.oid
+                AND a.grantee <> 0 AND a.grantee <> p.proowner
+             UNION ALL
+             SELECT pg_catalog.format('GRANT %s ON SCHEMA alert_grouping TO %s', a.privilege_type,
+                                      a.grantee::pg_catalog.regrole)
+               FROM pg_catalog.pg_namespace AS n, pg_catalog.aclexplode(n.nspacl) AS a
+              WHERE n.nspname = 'alert_grouping' AND a.grantee <> 0 AND a.grantee <> n.nspowner
+             UNION ALL
+             SELECT pg_catalog.format('GRANT %s ON TABLE %s TO %s', a.privilege_type,
+                                      c.oid::pg_catalog.regclass, a.grantee::pg_catalog.regrole)
+               FROM pg_catalog.pg_class AS c, pg_catalog.aclexplode(c.relacl) AS a
+              WHERE c.relnamespace = 'alert_grouping'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p')
+                AND a.grantee <> 0 AND a.grantee <> c.relowner
+                AND EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS d WHERE d.logicalrelid = c.oid)
+             UNION ALL
+             SELECT pg_catalog.format('GRANT %s (%I) ON TABLE %s TO %s', a.privilege_type,
+                                      att.attname, c.oid::pg_catalog.regclass,
+                                      a.grantee::pg_catalog.regrole)
+               FROM pg_catalog.pg_class AS c
+               JOIN pg_catalog.pg_attribute AS att ON att.attrelid = c.oid,
+                    pg_catalog.aclexplode(att.attacl) AS a
+              WHERE c.relnamespace = 'alert_grouping'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p')
+                AND a.grantee <> 0 AND a.grantee <> c.relowner
+                AND EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS d WHERE d.logicalrelid = c.oid)
+    LOOP
+        EXECUTE r.stmt;
+    END LOOP;
+
+    -- SET LOCAL alert_grouping.user_id must reach the workers, which check the policies of
+    -- their shards: Citus sends a transaction's SET LOCAL commands along with it.
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local',
+                              pg_catalog.current_database());
+    PERFORM pg_catalog.set_config('citus.propagate_set_commands', 'local', false);
+END
+$$;
+
 -- Internal: never executable by PUBLIC, except the check constraint's and the policies', and
 -- what the validation triggers and on_call_users call as the role that writes or reads (each
 -- reads through that role's policies, or reads nothing).
