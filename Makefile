@@ -29,3 +29,18 @@ include $(PGXS)
 installcheck: | build/regress
 build/regress:
 	mkdir -p $@
+
+# The HTTP receiver, a program of its own (src/receiver), installed next to PostgreSQL's
+# programs: Debian's cpp-httplib and libpq.
+RECEIVER = alert_grouping_receiver
+RECEIVER_SRCS = $(sort $(wildcard src/receiver/*.cpp))
+EXTRA_CLEAN = $(RECEIVER)
+all: $(RECEIVER)
+$(RECEIVER): $(RECEIVER_SRCS) $(wildcard src/receiver/*.hpp)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -I$(shell $(PG_CONFIG) --includedir) \
+	  $(shell pkg-config --cflags cpp-httplib) $(RECEIVER_SRCS) -o $@ \
+	  -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs cpp-httplib) -pthread
+install: install-receiver
+install-receiver: $(RECEIVER)
+	$(INSTALL_PROGRAM) $(RECEIVER) '$(DESTDIR)$(bindir)/$(RECEIVER)'
+.PHONY: install-receiver

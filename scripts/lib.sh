@@ -10,7 +10,8 @@ export PATH="$PG_BIN:$PATH"
 
 AG_PACKAGES=(build-essential cmake pkg-config postgresql-15 postgresql-server-dev-15
              postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libre2-dev
-             nlohmann-json3-dev libgtest-dev clang-format)
+             nlohmann-json3-dev libgtest-dev clang-format
+             libpq-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
