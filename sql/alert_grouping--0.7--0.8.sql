@@ -356,6 +356,298 @@ CREATE POLICY integrations_delete ON alert_grouping.integrations FOR DELETE
     USING (project_id = ANY (alert_grouping.member_project_array('admin')));
 SELECT pg_catalog.pg_extension_config_dump('alert_grouping.integrations', '');
 
+------------------------------------------------------------------------------------------
+-- Silences
+------------------------------------------------------------------------------------------
+-- Alertmanager's silences: while one is active (starts_at <= arrival < ends_at), an active
+-- alert whose labels all its matchers match is stored and deduplicated but joins no episode
+-- (so opens no incident and pages nobody); silenced_by records which silence held it. Once
+-- the silence has ended (or been expired), the maintenance pass groups its still-active
+-- alerts as if they arrived then, and sets silence_released_at.
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE alert_grouping.alerts '
+            'ADD COLUMN IF NOT EXISTS silenced_by uuid NULL, '
+            'ADD COLUMN IF NOT EXISTS silence_released_at timestamptz NULL';
+END
+$$;
+
+CREATE TABLE alert_grouping.silences (
+    project_id uuid NOT NULL,  -- references projects (id): see add_0_8_keys
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    matchers text[] NOT NULL,
+    starts_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    ends_at timestamptz NOT NULL,
+    created_by text NOT NULL,  -- the acting user's id, else the role (the trigger fills it)
+    comment text NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, id),
+    CONSTRAINT silences_ends_after_start CHECK (ends_at >= starts_at)
+);
+CREATE INDEX silences_ends_idx ON alert_grouping.silences (project_id, ends_at);
+
+-- Pure, PUBLIC's: the write trigger runs as the writer.
+CREATE FUNCTION alert_grouping.validate_silence_matchers(matchers text[]) RETURNS void
+AS 'MODULE_PATHNAME', 'ag_validate_silence_matchers'
+LANGUAGE C IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION alert_grouping.silences_before_write() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM alert_grouping.validate_silence_matchers(NEW.matchers);
+    IF NEW.starts_at IS NULL OR NEW.ends_at IS NULL
+       OR NOT pg_catalog.isfinite(NEW.starts_at) OR NOT pg_catalog.isfinite(NEW.ends_at) THEN
+        RAISE EXCEPTION 'starts_at and ends_at must be finite times' USING ERRCODE = '22023';
+    END IF;
+    -- A new silence must last; an expired one may end where it started (expire_silence).
+    IF NEW.ends_at < NEW.starts_at OR (TG_OP = 'INSERT' AND NEW.ends_at = NEW.starts_at) THEN
+        RAISE EXCEPTION 'ends_at must be later than starts_at'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('starts_at %s, ends_at %s', NEW.starts_at, NEW.ends_at);
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        NEW.created_by := COALESCE(NULLIF(NEW.created_by, ''),
+                                   alert_grouping.current_user_id()::text, CURRENT_USER::text);
+    ELSE
+        NEW.created_by := OLD.created_by;
+        NEW.created_at := OLD.created_at;
+        NEW.updated_at := pg_catalog.now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER silences_before_write BEFORE INSERT OR UPDATE ON alert_grouping.silences
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.silences_before_write();
+-- The engine caches each project's silences with its rules.
+CREATE TRIGGER silences_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON alert_grouping.silences
+    FOR EACH STATEMENT EXECUTE FUNCTION alert_grouping.config_changed();
+
+-- Ends a silence now (a pending one ends before it starts): Alertmanager's expire. The
+-- alerts it held are grouped by the next maintenance pass. Returns when it ended.
+CREATE FUNCTION alert_grouping.expire_silence(project_id uuid, id uuid) RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ended timestamptz;
+BEGIN
+    IF project_id IS NULL OR id IS NULL THEN
+        RAISE EXCEPTION 'project_id and id must not be null' USING ERRCODE = '22004';
+    END IF;
+    UPDATE alert_grouping.silences AS s
+       SET ends_at = LEAST(s.ends_at, pg_catalog.now()),
+           starts_at = LEAST(s.starts_at, pg_catalog.now())
+     WHERE s.project_id = expire_silence.project_id AND s.id = expire_silence.id
+    RETURNING s.ends_at INTO ended;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT FROM alert_grouping.silences AS s
+                    WHERE s.project_id = expire_silence.project_id AND s.id = expire_silence.id) THEN
+            RAISE EXCEPTION 'permission denied to expire silence % in project %', id, project_id
+                USING ERRCODE = '42501', HINT = 'This needs the responder role in the project.';
+        END IF;
+        RAISE EXCEPTION 'silence % not found in project %', id, project_id USING ERRCODE = 'P0002';
+    END IF;
+    RETURN ended;
+END
+$$;
+
+-- Internal (run_maintenance's): see silence_functions.cpp.
+CREATE FUNCTION alert_grouping.release_silenced(project_id uuid, at timestamptz) RETURNS integer
+AS 'MODULE_PATHNAME', 'ag_release_silenced'
+LANGUAGE C VOLATILE;
+
+-- A monitor's alert that a silence holds opens its incident when released, not before.
+CREATE OR REPLACE FUNCTION alert_grouping.open_monitor_incidents(project_id uuid, alert_ids uuid[])
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+    opened integer := 0;
+BEGIN
+    FOR a IN
+        SELECT al.id, al.title, al.description, al.severity, al.created_at, al.episode_id,
+               al.state, mo.id AS monitor_id, mo.name, mo.alert_after_failures,
+               mo.escalation_policy_id, e.incident_id AS episode_incident
+          FROM alert_grouping.alerts AS al
+          JOIN alert_grouping.monitors AS mo
+            ON mo.project_id = open_monitor_incidents.project_id AND mo.id = al.monitor_id
+          LEFT JOIN alert_grouping.episodes AS e
+            ON e.project_id = open_monitor_incidents.project_id AND e.id = al.episode_id
+         WHERE al.project_id = open_monitor_incidents.project_id AND al.id = ANY (alert_ids)
+           AND (al.silenced_by IS NULL OR al.silence_released_at IS NOT NULL)
+         ORDER BY al.created_at, al.id
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM alert_grouping.incidents AS i
+                               WHERE i.project_id = open_monitor_incidents.project_id
+                                 AND i.alert_id = a.id AND i.status <> 'resolved');
+        PERFORM alert_grouping.set_incident_reason(pg_catalog.format(
+            'opened by monitor "%s" after %s consecutive failed check%s',
+            a.name, a.alert_after_failures, CASE WHEN a.alert_after_failures = 1 THEN '' ELSE 's' END));
+        INSERT INTO alert_grouping.incidents
+            (project_id, title, description, severity, source, episode_id, monitor_id, alert_id,
+             started_at, escalation_policy_id)
+        VALUES (open_monitor_incidents.project_id, a.title, a.description, a.severity, 'monitor',
+                CASE WHEN a.episode_incident IS NULL THEN a.episode_id END, a.monitor_id, a.id,
+                a.created_at, a.escalation_policy_id);
+        opened := opened + 1;
+    END LOOP;
+    RETURN opened;
+END
+$$;
+
+-- Row-level security: members read; responders silence and expire; admins delete.
+ALTER TABLE alert_grouping.silences ENABLE ROW LEVEL SECURITY;
+CREATE POLICY silences_select ON alert_grouping.silences FOR SELECT
+    USING (project_id = ANY (alert_grouping.member_project_array('viewer')));
+CREATE POLICY silences_insert ON alert_grouping.silences FOR INSERT
+    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('responder')));
+CREATE POLICY silences_update ON alert_grouping.silences FOR UPDATE
+    USING (project_id = ANY (alert_grouping.member_project_array('responder')))
+    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('responder')));
+CREATE POLICY silences_delete ON alert_grouping.silences FOR DELETE
+    USING (project_id = ANY (alert_grouping.member_project_array('admin')));
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.silences', '');
+
+------------------------------------------------------------------------------------------
+-- run_maintenance: silenced alerts released too
+------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION alert_grouping.run_maintenance(at timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ep record;
+    timeout integer;
+    due timestamptz;
+    n integer;
+    delayed_resolved integer := 0;
+    inactive_resolved integer := 0;
+    rescheduled integer := 0;
+    cleared integer := 0;
+    notified integer;
+    buckets integer;
+    retention jsonb;
+    components integer;
+    project uuid;
+    partitions text[];
+    released integer := 0;
+BEGIN
+    IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time' USING ERRCODE = '22023';
+    END IF;
+    -- Alerts whose silence has ended are grouped first, so that what they open escalates in
+    -- this pass.
+    FOR project IN SELECT DISTINCT a.project_id FROM alert_grouping.alerts AS a
+                    WHERE a.silenced_by IS NOT NULL AND a.silence_released_at IS NULL
+                    ORDER BY a.project_id LOOP
+        released := released + alert_grouping.release_silenced(project, run_maintenance.at);
+    END LOOP;
+    -- Resolve delays. Each update checks again what it read, so two passes at once act once.
+    FOR ep IN SELECT e.project_id, e.id, e.resolve_due_at
+                FROM alert_grouping.episodes AS e
+               WHERE e.resolve_due_at <= run_maintenance.at
+               ORDER BY e.resolve_due_at, e.project_id, e.id
+    LOOP
+        UPDATE alert_grouping.episodes AS e
+           SET state = 'resolved', resolved_at = e.resolve_due_at, resolve_due_at = NULL
+         WHERE e.project_id = ep.project_id AND e.id = ep.id
+           AND e.resolve_due_at <= run_maintenance.at AND e.state <> 'resolved'
+           AND e.active_alert_count = 0;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n = 1 THEN
+            PERFORM alert_grouping.add_episode_event(
+                ep.project_id, ep.id, ep.resolve_due_at, 'resolved',
+                pg_catalog.jsonb_build_object('reason', 'all_alerts_resolved', 'after_delay', true));
+            delayed_resolved := delayed_resolved + 1;
+        ELSE
+            UPDATE alert_grouping.episodes AS e SET resolve_due_at = NULL
+             WHERE e.project_id = ep.project_id AND e.id = ep.id
+               AND e.resolve_due_at <= run_maintenance.at;
+        END IF;
+    END LOOP;
+
+    -- Inactivity timeouts.
+    FOR ep IN SELECT e.project_id, e.id, e.state, e.last_activity_at, e.inactivity_check_at,
+                     r.episode_config AS cfg
+                FROM alert_grouping.episodes AS e
+                LEFT JOIN alert_grouping.grouping_rules AS r
+                  ON r.project_id = e.project_id AND r.id = e.rule_id
+               WHERE e.inactivity_check_at <= run_maintenance.at
+               ORDER BY e.inactivity_check_at, e.project_id, e.id
+    LOOP
+        timeout := (ep.cfg ->> 'inactivity_timeout_minutes')::integer;
+        due := ep.last_activity_at + pg_catalog.make_interval(mins => timeout);
+        IF ep.state = 'resolved' OR timeout IS NULL THEN
+            UPDATE alert_grouping.episodes AS e SET inactivity_check_at = NULL
+             WHERE e.project_id = ep.project_id AND e.id = ep.id
+               AND e.inactivity_check_at = ep.inactivity_check_at;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            cleared := cleared + n;
+        ELSIF due > run_maintenance.at THEN
+            UPDATE alert_grouping.episodes AS e SET inactivity_check_at = due
+             WHERE e.project_id = ep.project_id AND e.id = ep.id
+               AND e.inactivity_check_at = ep.inactivity_check_at;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            rescheduled := rescheduled + n;
+        ELSE
+            -- The episode first, so that its member trigger does not resolve it again.
+            UPDATE alert_grouping.episodes AS e
+               SET state = 'resolved', resolved_at = due, inactivity_check_at = NULL,
+                   resolve_due_at = NULL
+             WHERE e.project_id = ep.project_id AND e.id = ep.id
+               AND e.inactivity_check_at = ep.inactivity_check_at AND e.state <> 'resolved'
+               AND e.last_activity_at = ep.last_activity_at;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            CONTINUE WHEN n = 0;
+            UPDATE alert_grouping.alerts AS a
+               SET state = 'resolved', resolved_at = due
+             WHERE a.project_id = ep.project_id AND a.episode_id = ep.id AND a.state <> 'resolved';
+            GET DIAGNOSTICS n = ROW_COUNT;
+            PERFORM alert_grouping.add_episode_event(
+                ep.project_id, ep.id, due, 'resolved',
+                pg_catalog.jsonb_build_object('reason', 'inactivity_timeout',
+                                              'inactivity_timeout_minutes', timeout,
+                                              'last_activity_at', ep.last_activity_at,
+                                              'alerts_resolved', n));
+            inactive_resolved := inactive_resolved + 1;
+        END IF;
+    END LOOP;
+
+    -- After the resolves above, which stop the escalation of their incidents.
+    notified := alert_grouping.process_escalations(run_maintenance.at);
+    buckets := alert_grouping.rollup_uptime(run_maintenance.at);
+    retention := alert_grouping.cleanup(run_maintenance.at) - 'at';
+    -- Maintenance windows start and end without an event: every component again.
+    components := 0;
+    FOR project IN SELECT DISTINCT c.project_id FROM alert_grouping.status_page_components AS c LOOP
+        components := components + alert_grouping.refresh_component_status(project, NULL, run_maintenance.at);
+    END LOOP;
+
+    partitions := alert_grouping.create_check_partitions(run_maintenance.at);
+    RETURN pg_catalog.jsonb_build_object(
+        'at', run_maintenance.at,
+        'silenced_alerts_released', released,
+        'episodes_resolved_after_delay', delayed_resolved,
+        'episodes_resolved_inactive', inactive_resolved,
+        'inactivity_checks_moved', rescheduled,
+        'inactivity_checks_cleared', cleared,
+        'notifications', notified,
+        'uptime_buckets', buckets,
+        'retention', retention,
+        'components_changed', components,
+        'check_partitions_created', pg_catalog.to_jsonb(partitions));
+END
+$$;
+
 -- The key to projects (on Citus, distribute() makes it instead).
 CREATE FUNCTION alert_grouping.add_0_8_keys() RETURNS void
 LANGUAGE plpgsql
@@ -368,6 +660,15 @@ BEGIN
         EXECUTE 'ALTER TABLE alert_grouping.integrations ADD FOREIGN KEY (project_id) '
                 'REFERENCES alert_grouping.projects (id) ON DELETE CASCADE';
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS c
+                    WHERE c.conrelid = 'alert_grouping.silences'::pg_catalog.regclass
+                      AND c.contype = 'f') THEN
+        EXECUTE 'ALTER TABLE alert_grouping.silences ADD FOREIGN KEY (project_id) '
+                'REFERENCES alert_grouping.projects (id) ON DELETE CASCADE';
+    END IF;
+    -- The alerts silences still hold: what each maintenance pass looks at.
+    EXECUTE 'CREATE INDEX IF NOT EXISTS alerts_silence_held_idx ON alert_grouping.alerts '
+            '(project_id) WHERE silenced_by IS NOT NULL AND silence_released_at IS NULL';
 END
 $$;
 
@@ -408,7 +709,7 @@ BEGIN
         'alert_grouping.maintenance_windows, alert_grouping.incidents, '
         'alert_grouping.incident_updates, alert_grouping.escalation_policies, '
         'alert_grouping.on_call_schedules, alert_grouping.on_call_overrides, '
-        'alert_grouping.status_page_components TO %I', role);
+        'alert_grouping.status_page_components, alert_grouping.silences TO %I', role);
     EXECUTE pg_catalog.format(
         'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
         'alert_grouping.feature_flags, alert_grouping.episode_members, '
@@ -457,7 +758,7 @@ AS $$
         'component_uptime(uuid,uuid,timestamptz,timestamptz)',
         'ingest_alertmanager(uuid,jsonb)', 'ingest_grafana(uuid,jsonb)',
         'create_integration(uuid,text,text)', 'rotate_integration_token(uuid,uuid)',
-        'ingest_pagerduty(jsonb)', 'receive_webhook(text,text,jsonb)']
+        'ingest_pagerduty(jsonb)', 'receive_webhook(text,text,jsonb)', 'expire_silence(uuid,uuid)']
 $$;
 
 ------------------------------------------------------------------------------------------
@@ -480,7 +781,7 @@ DECLARE
         'engine_errors', 'monitors', 'check_results', 'maintenance_windows', 'incidents',
         'incident_updates', 'on_call_schedules', 'on_call_overrides', 'escalation_policies',
         'notifications', 'uptime_rollups', 'uptime_rollup_state', 'uptime_changes',
-        'status_page_components', 'status_page_component_history', 'integrations'];
+        'status_page_components', 'status_page_component_history', 'integrations', 'silences'];
     functions constant text[] := ARRAY['ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
         'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
         'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)',
@@ -490,7 +791,8 @@ DECLARE
         'on_call_users(uuid,uuid,timestamptz)', 'uptime(uuid,uuid,timestamptz,timestamptz)',
         'uptime_seconds(uuid,uuid,timestamptz,timestamptz)',
         'component_uptime(uuid,uuid,timestamptz,timestamptz)',
-        'ingest_alertmanager(uuid,jsonb)', 'ingest_grafana(uuid,jsonb)'];
+        'ingest_alertmanager(uuid,jsonb)', 'ingest_grafana(uuid,jsonb)',
+        'expire_silence(uuid,uuid)', 'release_silenced(uuid,timestamptz)'];
     already boolean;
     work text[];
     t text;
@@ -667,7 +969,8 @@ GRANT EXECUTE ON FUNCTION
     alert_grouping.ingest_webhook_events(uuid, jsonb, text),
     alert_grouping.new_integration_token(),
     alert_grouping.token_sha256(text),
-    alert_grouping.require_integration_admin(uuid, text) TO PUBLIC;
+    alert_grouping.require_integration_admin(uuid, text),
+    alert_grouping.validate_silence_matchers(text[]) TO PUBLIC;
 
 -- Roles granted access before this version get the new tables and functions too.
 DO $$

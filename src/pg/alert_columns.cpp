@@ -34,6 +34,7 @@ const AlertColumns &alert_columns(Relation rel) {
   c.score = SPI_fnumber(desc, "similarity_score");
   c.created_at = SPI_fnumber(desc, "created_at");
   c.state = SPI_fnumber(desc, "state");
+  c.silenced_by = SPI_fnumber(desc, "silenced_by");
   for (int i = 0; i < kAlertColumnCount; i++) c.reader[i] = SPI_fnumber(desc, kAlertColumns[i]);
   cached = c;
   cached_relid = RelationGetRelid(rel);

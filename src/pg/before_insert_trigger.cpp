@@ -138,7 +138,9 @@ HeapTuple guess_membership(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   if (isnull) return tuple;
   Uuid project = Uuid::from_datum(project_datum);
   auto config = cached_project_config(project);
-  if (!config || !config->grouping_enabled || config->rules.empty()) return tuple;
+  // A silenced row joins nothing: with silences, the statement-level pass decides alone.
+  if (!config || !config->grouping_enabled || config->rules.empty() || !config->silences.empty())
+    return tuple;
   AlertRowReader reader;
   AlertRow row = reader.read(
       [&](int i, bool *null) { return heap_getattr(tuple, c.reader[i], desc, null); }, 0);
@@ -207,6 +209,8 @@ void write_row(void *context, EnginePlan &plan) {
 
 HeapTuple apply_membership(RowContext &c, const Columns &columns) {
   remember_decided({c.project, c.id, c.unstored.duplicate});
+  if (c.unstored.silence && columns.silenced_by > 0)
+    return modify(c.tuple, c.desc, {columns.silenced_by}, {c.unstored.silence->to_datum()}, {false});
   if (!c.unstored.grouped) return c.tuple;
   return set_membership(c.tuple, c.desc, columns, c.unstored.episode, c.unstored.rule,
                         c.unstored.score);

@@ -13,6 +13,7 @@
 #include "engine_statements.hpp"
 #include "engine_steps.hpp"
 #include "engine_writes.hpp"
+#include "spi_query.hpp"
 #include "episode_prediction.hpp"
 #include "grouping.hpp"
 #include "interrupts.hpp"
@@ -46,6 +47,15 @@ bool AlertRowReader::is_resolved(Datum enum_value) {
     resolved_oid_ = oid;
   }
   return oid == resolved_oid_;
+}
+
+std::vector<AlertRow> read_alert_rows(uint64 n) {
+  std::vector<AlertRow> rows;
+  AlertRowReader reader;
+  for (uint64 i = 0; i < n; i++)
+    rows.push_back(
+        reader.read([&](int column, bool *isnull) { return spi_value(i, column + 1, isnull); }, i));
+  return rows;
 }
 
 namespace {
@@ -116,7 +126,11 @@ std::unique_ptr<EnginePlan> decide_once(std::vector<AlertRow> &rows, const Engin
   DedupKeys dedup;
   for (auto &[project, batch] : batches) batch->match_all(locks.group_keys);
   if (options.deduplicate) find_duplicates(batches, writes, result, locks, dedup);
-  for (auto &[project, batch] : batches) batch->plan_rules();
+  TimestampTz arrival = options.arrival.value_or(GetCurrentTransactionStartTimestamp());
+  for (auto &[project, batch] : batches) {
+    batch->apply_silences(writes, arrival, result.silenced);
+    batch->plan_rules();
+  }
   if (locks.group_keys.empty() && writes.removed.id.empty()) return plan;
   lock_keys(std::move(locks.group_keys));
   // The episodes of the holders, and those the requested keys most likely have (where this

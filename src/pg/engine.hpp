@@ -31,12 +31,16 @@ struct EngineOptions {
   std::string added_by = "rule";
   bool deduplicate = true;
   std::optional<Uuid> only_rule;  // regroup: this rule, and no other, is applied
+  // When the rows arrived, for silences: the transaction's start unless given (a maintenance
+  // pass releasing silenced alerts at its own time).
+  std::optional<TimestampTz> arrival;
 };
 
 struct EngineResult {
   int64 deduplicated = 0;
   int64 grouped = 0;
   int64 episodes_created = 0;
+  int64 silenced = 0;
 };
 
 // Column names read by AlertRowReader, in this order.
@@ -56,6 +60,9 @@ class AlertRowReader {
   std::vector<std::pair<Oid, Severity>> severities_;
   Oid resolved_oid_ = InvalidOid;
 };
+
+// The SPI result's rows, selected as kAlertColumns in that order.
+std::vector<AlertRow> read_alert_rows(uint64 n);
 
 struct EnginePlan;  // engine_writes.hpp
 

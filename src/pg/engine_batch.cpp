@@ -145,6 +145,24 @@ void ProjectBatch::match_all(std::vector<int64> &group_lock_keys) {
   }
 }
 
+void ProjectBatch::apply_silences(Writes &w, TimestampTz arrival, int64 &silenced) {
+  if (config_->silences.empty()) return;
+  std::vector<AlertRow *> kept;
+  for (AlertRow *row : rows_) {
+    const ag::Silence *held =
+        row->active ? ag::holding_silence(config_->silences, row->alert.labels, arrival) : nullptr;
+    if (!held) {
+      kept.push_back(row);
+      continue;
+    }
+    w.silenced.project.push_back(project_);
+    w.silenced.id.push_back(row->id);
+    w.silenced.silence.push_back(config_->silence_ids[size_t(held - config_->silences.data())]);
+    silenced++;
+  }
+  rows_ = std::move(kept);
+}
+
 void ProjectBatch::plan_rules() {
   for (AlertRow *row : rows_) {
     auto &match = matches_.at(row);

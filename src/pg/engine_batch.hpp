@@ -78,7 +78,9 @@ class ProjectBatch {
   void duplicate_touched_episode(const Uuid &episode, Severity severity, TimestampTz at);
 
   void match_all(std::vector<int64> &group_lock_keys);  // before deduplication
-  void plan_rules();                                    // after it
+  // After deduplication: the active rows a silence holds leave the batch.
+  void apply_silences(Writes &w, TimestampTz arrival, int64 &silenced);
+  void plan_rules();  // after both
   void request_candidates(CandidateRequests &open, CandidateRequests &resolved);
   void add_candidate(const Uuid &rule, const Uuid &id, EpisodeState state,
                      std::vector<Uuid> monitors);

@@ -73,6 +73,13 @@ SpiQuery delete_alerts(
     " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.id",
     {UUIDARRAYOID, UUIDARRAYOID});
 
+SpiQuery set_alert_silenced(
+    "UPDATE alert_grouping.alerts AS a SET silenced_by = v.s, silence_released_at = NULL "
+    "  FROM ROWS FROM (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::uuid[]), "
+    "                  pg_catalog.unnest($3::uuid[])) AS v(p, id, s) "
+    " WHERE a.project_id OPERATOR(pg_catalog.=) v.p AND a.id OPERATOR(pg_catalog.=) v.id",
+    {UUIDARRAYOID, UUIDARRAYOID, UUIDARRAYOID});
+
 #define AG_EPISODE_COLUMNS                                                                      \
   "SELECT k.p, k.r, e.id, e.group_key, COALESCE(e.first_alert_title, e.title), e.started_at, "  \
   "       e.last_activity_at, e.resolved_at, e.severity::text, e.alert_count, e.reopen_count, " \

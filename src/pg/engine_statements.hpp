@@ -11,6 +11,7 @@ extern SpiQuery active_holders;      // (project, fingerprint) -> active alerts
 extern SpiQuery active_holders_one;  // the same for one fingerprint
 extern SpiQuery episode_groups;      // (project, episode) -> rule, group key
 extern SpiQuery still_active;        // (project, alert) -> the ones still active
+extern SpiQuery set_alert_silenced;  // (project, alert, silence): the silence holds it (0.8)
 extern SpiQuery absorb_duplicates;   // bump duplicate_count / severity of holders
 extern SpiQuery absorb_duplicate_one;
 extern SpiQuery delete_alerts;      // remove absorbed rows

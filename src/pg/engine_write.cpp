@@ -72,6 +72,23 @@ void take_unstored_member(Writes &w, UnstoredRow &unstored) {
   });
 }
 
+// Rows a silence holds: the unstored one carries it on its tuple, the others are updated.
+void write_silenced(Writes &w, UnstoredRow *unstored) {
+  auto &s = w.silenced;
+  if (s.id.empty()) return;
+  if (unstored)
+    for (size_t i = 0; i < s.id.size(); i++)
+      if (s.id[i] == unstored->id) {
+        unstored->silence = s.silence[i];
+        s.project.erase(s.project.begin() + i);
+        s.id.erase(s.id.begin() + i);
+        s.silence.erase(s.silence.begin() + i);
+        break;
+      }
+  if (!s.id.empty())
+    sql::set_alert_silenced.run({uuid_array(s.project), uuid_array(s.id), uuid_array(s.silence)});
+}
+
 // Scores are stored as numeric(5,4): equal when they round alike.
 bool same_score(const std::optional<double> &guessed, bool no_score, double score) {
   if (!guessed || no_score) return !guessed && no_score;
@@ -119,6 +136,7 @@ void write_plan(EnginePlan &plan, UnstoredRow *unstored) {
     take_unstored_member(w, *unstored);
     if (unstored->grouped) result.grouped++;
   }
+  write_silenced(w, unstored);
   if (!plan.predicted.empty()) keep_guesses(plan);
   // Episode numbers: one counter row per project, locked in project order.
   if (!w.numbered_projects.empty()) {

@@ -30,6 +30,10 @@ struct Writes {
   struct {
     std::vector<Uuid> project, id;
   } removed;
+  // Active rows a silence holds: stored with it, grouped by nothing.
+  struct {
+    std::vector<Uuid> project, id, silence;
+  } silenced;
   // Projects that create episodes, with how many (numbers are taken when writing).
   std::vector<Uuid> numbered_projects;
   std::vector<int32> numbered_counts;
@@ -111,6 +115,7 @@ struct UnstoredRow {
   Uuid id;
   bool duplicate = false;
   bool grouped = false;
+  std::optional<Uuid> silence;  // the silence that holds it
   Uuid episode, rule;
   std::optional<double> score;
 };

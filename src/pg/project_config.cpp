@@ -50,6 +50,48 @@ SpiQuery rules_query(
     " ORDER BY r.priority, r.created_at, r.id",
     {UUIDOID});
 
+SpiQuery silences_query(
+    "SELECT s.id, s.starts_at, s.ends_at, s.matchers "
+    "  FROM alert_grouping.silences AS s "
+    " WHERE s.project_id OPERATOR(pg_catalog.=) $1 "
+    "   AND s.ends_at OPERATOR(pg_catalog.>) pg_catalog.now() "
+    " ORDER BY s.starts_at, s.id",
+    {UUIDOID});
+
+bool silences_in_schema() {
+  return pg_call([] {
+    Oid nsp = get_namespace_oid("alert_grouping", false);
+    return OidIsValid(get_relname_relid("silences", nsp));
+  });
+}
+
+void load_silences(const Uuid &project, ProjectConfig &config) {
+  if (!silences_in_schema()) return;
+  uint64 n = silences_query.run({project.to_datum()});
+  for (uint64 i = 0; i < n; i++) {
+    bool isnull;
+    ag::Silence silence;
+    Uuid id = Uuid::from_datum(spi_value(i, 1, &isnull));
+    silence.id = id.text();
+    silence.starts_us = DatumGetTimestampTz(spi_value(i, 2, &isnull));
+    silence.ends_us = DatumGetTimestampTz(spi_value(i, 3, &isnull));
+    std::vector<std::string> texts = texts_from_array(spi_value(i, 4, &isnull));
+    try {
+      silence.matchers = ag::parse_silence_matchers(texts);
+    } catch (const RuleError &e) {
+      // Validated when written; skipped rather than failing every insert.
+      std::string message = e.what();
+      pg_call([&] {
+        ereport(WARNING, (errmsg("alert_grouping: skipping invalid silence %s: %s",
+                                 silence.id.c_str(), message.c_str())));
+      });
+      continue;
+    }
+    config.silences.push_back(std::move(silence));
+    config.silence_ids.push_back(id);
+  }
+}
+
 std::shared_ptr<const ProjectConfig> load(const Uuid &project, Oid shard) {
   auto config = std::make_shared<ProjectConfig>();
   config->shard_relid = shard;
@@ -84,6 +126,7 @@ std::shared_ptr<const ProjectConfig> load(const Uuid &project, Oid shard) {
     compiled.rule.priority = DatumGetInt32(spi_value(i, 5, &isnull));
     config->rules.push_back(std::move(compiled));
   }
+  load_silences(project, *config);
   return config;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "rule.hpp"
+#include "silence.hpp"
 #include "values.hpp"
 
 namespace ag::pg {
@@ -23,11 +24,16 @@ struct ProjectConfig {
   bool auto_create_episodes = true;
   int64 default_window_us = 0;
   std::vector<CompiledRule> rules;  // enabled rules in evaluation order
+  // Silences that had not ended when this was loaded (0.8), by start; whether one holds an
+  // alert is decided at the alert's arrival, so one that ends later simply stops matching.
+  std::vector<ag::Silence> silences;
+  std::vector<Uuid> silence_ids;  // silences[i]'s id
   // On Citus, the alerts shard it was read for: a shard moved away and back is a new
   // relation, and rules changed meanwhile on the other node never invalidated this one.
   Oid shard_relid = InvalidOid;
 };
 
+// Writes to the silences table send the same invalidation.
 // Loads (SPI must be connected) or returns the cached configuration.
 std::shared_ptr<const ProjectConfig> project_config(const Uuid &project);
 

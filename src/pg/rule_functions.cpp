@@ -29,19 +29,6 @@ std::string jsonb_arg(FunctionCallInfo fcinfo, int n) {
   return PG_ARGISNULL(n) ? std::string("{}") : jsonb_text(PG_GETARG_DATUM(n));
 }
 
-// Connects to SPI; finish() disconnects. On an error the transaction abort that follows
-// releases the connection, so there is nothing for a destructor to do.
-class SpiConnection {
- public:
-  SpiConnection() {
-    if (pg_call([] { return SPI_connect(); }) != SPI_OK_CONNECT)
-      throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
-  }
-  void finish() {
-    pg_call([] { SPI_finish(); });
-  }
-};
-
 SpiQuery project_window_query(
     "SELECT (EXTRACT(EPOCH FROM p.default_time_window) OPERATOR(pg_catalog.*) 1000000)::int8 "
     "  FROM alert_grouping.projects AS p WHERE p.id OPERATOR(pg_catalog.=) $1",
@@ -65,15 +52,6 @@ SpiQuery rule_query(
     "SELECT r.enabled FROM alert_grouping.grouping_rules AS r "
     " WHERE r.project_id OPERATOR(pg_catalog.=) $1 AND r.id OPERATOR(pg_catalog.=) $2",
     {UUIDOID, UUIDOID});
-
-std::vector<AlertRow> read_alert_rows(uint64 n) {
-  std::vector<AlertRow> rows;
-  AlertRowReader reader;
-  for (uint64 i = 0; i < n; i++)
-    rows.push_back(
-        reader.read([&](int column, bool *isnull) { return spi_value(i, column + 1, isnull); }, i));
-  return rows;
-}
 
 void require_arg(FunctionCallInfo fcinfo, int arg, const char *name) {
   if (PG_ARGISNULL(arg))

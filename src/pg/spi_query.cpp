@@ -75,3 +75,16 @@ bool spi_is_null(uint64 row, int column) {
 }
 
 }  // namespace ag::pg
+
+namespace ag::pg {
+
+SpiConnection::SpiConnection() {
+  if (pg_call([] { return SPI_connect(); }) != SPI_OK_CONNECT)
+    throw PgError(ERRCODE_INTERNAL_ERROR, "SPI_connect failed", "", "");
+}
+
+void SpiConnection::finish() {
+  pg_call([] { SPI_finish(); });
+}
+
+}  // namespace ag::pg

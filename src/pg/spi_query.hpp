@@ -47,6 +47,14 @@ class SpiQuery {
 
 // Accessors for SPI_tuptable rows (column numbers from 1).
 Datum spi_value(uint64 row, int column, bool *isnull);
+
+// Connects to SPI; finish() disconnects. On an error the transaction abort that follows
+// releases the connection, so there is nothing for a destructor to do.
+class SpiConnection {
+ public:
+  SpiConnection();
+  void finish();
+};
 bool spi_is_null(uint64 row, int column);
 
 }  // namespace ag::pg

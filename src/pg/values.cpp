@@ -174,6 +174,22 @@ std::vector<Uuid> uuids_from_array(Datum array) {
   return out;
 }
 
+std::vector<std::string> texts_from_array(Datum array, std::vector<bool> *null_elements) {
+  std::vector<std::string> out;
+  Datum *elems = nullptr;
+  bool *nulls = nullptr;
+  int n = 0;
+  pg_call([&] {
+    deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls,
+                      &n);
+  });
+  for (int i = 0; i < n; i++) {
+    out.push_back(nulls[i] ? std::string() : text_from_datum(elems[i]));
+    if (null_elements) null_elements->push_back(nulls[i]);
+  }
+  return out;
+}
+
 Datum text_datum(const std::string &value) {
   return pg_call(
       [&] { return PointerGetDatum(cstring_to_text_with_len(value.data(), int(value.size()))); });

@@ -56,4 +56,7 @@ Datum bool_array(const std::vector<bool> &values);
 // Reads a uuid[] datum.
 std::vector<Uuid> uuids_from_array(Datum array);
 
+// Reads a text[] datum; a NULL element is "" (and true in null_elements when given).
+std::vector<std::string> texts_from_array(Datum array, std::vector<bool> *null_elements = nullptr);
+
 }  // namespace ag::pg

@@ -12,7 +12,7 @@ INSERT INTO alert_grouping.grouping_rules (project_id, name, priority, match_cri
 -- (0.1 crashed the server on this call). Internal functions are not granted to anyone.
 SELECT public.try($$SELECT alert_grouping.lock_for_batch('00000000-0000-0000-0000-000000000071',
     ARRAY[ROW('00000000-0000-0000-0000-000000000071', gen_random_uuid(), NULL, 'info', NULL, NULL,
-              '{}', NULL, NULL, NULL, 'fp', 0, NULL, NULL, 'firing', now(), NULL, NULL, NULL, NULL, NULL, NULL)::alert_grouping.alerts],
+              '{}', NULL, NULL, NULL, 'fp', 0, NULL, NULL, 'firing', now(), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::alert_grouping.alerts],
     '{}')$$) AS null_title;
 
 -- A grouped-on label longer than a B-tree entry (0.1: "index row size exceeds btree
