@@ -517,6 +517,185 @@ CREATE POLICY silences_delete ON alert_grouping.silences FOR DELETE
 SELECT pg_catalog.pg_extension_config_dump('alert_grouping.silences', '');
 
 ------------------------------------------------------------------------------------------
+-- Recurring maintenance
+------------------------------------------------------------------------------------------
+-- A weekly recurrence of maintenance: on each of days (ISO: 1 Monday .. 7 Sunday), from
+-- local_from to local_to on the wall clock of time_zone (ending the next day when local_to is
+-- not after local_from), from starts_at until ends_at (NULL: no end). Each occurrence is a row
+-- of maintenance_windows whose schedule_id names its schedule, written ahead (28 days) when
+-- the schedule is written and by every maintenance pass: alert suppression, uptime and status
+-- pages honour it as any other window, and deleting one occurrence skips it. Across a DST
+-- change an occurrence keeps its wall-clock times: 01:00-04:00 lasts two hours on the night
+-- the clocks go forward and four on the night they go back; a start or end in the skipped
+-- hour is read as standard time, as PostgreSQL reads it.
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE alert_grouping.maintenance_windows '
+            'ADD COLUMN IF NOT EXISTS schedule_id uuid NULL';
+END
+$$;
+
+CREATE TABLE alert_grouping.maintenance_schedules (
+    project_id uuid NOT NULL,  -- references projects (id): see add_0_8_keys
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    title text NULL,
+    days smallint[] NOT NULL,
+    local_from time NOT NULL,
+    local_to time NOT NULL,
+    time_zone text NOT NULL DEFAULT 'UTC',
+    starts_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    ends_at timestamptz NULL,
+    monitor_ids uuid[] NULL,
+    suppress_alerts boolean NOT NULL DEFAULT true,
+    -- The occurrences that start before this are written.
+    planned_until timestamptz NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, id)
+);
+
+-- The occurrences of a weekly recurrence that start in [from_ts, to_ts), in order. Pure.
+CREATE FUNCTION alert_grouping.schedule_occurrences(days smallint[], local_from time,
+                                                    local_to time, time_zone text,
+                                                    from_ts timestamptz, to_ts timestamptz)
+RETURNS TABLE (starts_at timestamptz, ends_at timestamptz)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT o.s, o.e
+      FROM pg_catalog.generate_series(((from_ts AT TIME ZONE time_zone)::date - 1)::timestamp,
+                                      (to_ts AT TIME ZONE time_zone)::date::timestamp,
+                                      interval '1 day') AS g(day)
+     CROSS JOIN LATERAL (
+         SELECT (g.day::date + local_from) AT TIME ZONE time_zone AS s,
+                ((g.day::date + CASE WHEN local_to <= local_from THEN 1 ELSE 0 END) + local_to)
+                    AT TIME ZONE time_zone AS e) AS o
+     WHERE pg_catalog.date_part('isodow', g.day)::smallint = ANY (days)
+       AND o.s < o.e AND o.s >= from_ts AND o.s < to_ts
+     ORDER BY o.s
+$$;
+
+-- Writes a schedule's occurrences that start before `until` and are not written yet.
+CREATE FUNCTION alert_grouping.plan_maintenance_schedule(project_id uuid, schedule_id uuid,
+                                                         until timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+    lo timestamptz;
+    hi timestamptz;
+    n integer;
+BEGIN
+    SELECT * INTO s FROM alert_grouping.maintenance_schedules AS m
+     WHERE m.project_id = plan_maintenance_schedule.project_id AND m.id = plan_maintenance_schedule.schedule_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    lo := COALESCE(s.planned_until, s.starts_at);
+    hi := LEAST(until, COALESCE(s.ends_at, 'infinity'));
+    IF hi <= lo THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO alert_grouping.maintenance_windows
+        (project_id, title, starts_at, ends_at, monitor_ids, suppress_alerts, schedule_id)
+    SELECT s.project_id, s.title, o.starts_at, LEAST(o.ends_at, COALESCE(s.ends_at, 'infinity')),
+           s.monitor_ids, s.suppress_alerts, s.id
+      FROM alert_grouping.schedule_occurrences(s.days, s.local_from, s.local_to, s.time_zone, lo, hi) AS o;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE alert_grouping.maintenance_schedules AS m SET planned_until = hi
+     WHERE m.project_id = s.project_id AND m.id = s.id;
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION alert_grouping.maintenance_schedules_before_write() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.days IS NULL OR pg_catalog.cardinality(NEW.days) = 0
+       OR EXISTS (SELECT FROM pg_catalog.unnest(NEW.days) AS d(v) WHERE d.v IS NULL OR d.v NOT BETWEEN 1 AND 7) THEN
+        RAISE EXCEPTION 'days must list ISO weekdays (1 Monday .. 7 Sunday)'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('days %s', NEW.days);
+    END IF;
+    NEW.days := ARRAY(SELECT DISTINCT d.v FROM pg_catalog.unnest(NEW.days) AS d(v) ORDER BY d.v);
+    BEGIN
+        PERFORM pg_catalog.now() AT TIME ZONE NEW.time_zone;
+    EXCEPTION WHEN invalid_parameter_value OR feature_not_supported THEN
+        RAISE EXCEPTION 'time_zone "%" is not a known time zone', NEW.time_zone
+            USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names, such as Europe/Berlin.';
+    END;
+    IF NOT pg_catalog.isfinite(NEW.starts_at) OR (NEW.ends_at IS NOT NULL AND NOT pg_catalog.isfinite(NEW.ends_at)) THEN
+        RAISE EXCEPTION 'starts_at and ends_at must be finite times' USING ERRCODE = '22023';
+    END IF;
+    IF NEW.ends_at <= NEW.starts_at THEN
+        RAISE EXCEPTION 'ends_at must be later than starts_at' USING ERRCODE = '22023';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- A new schedule is written ahead; a changed one has its occurrences that have not started
+-- written again (one under way is left to end); a deleted one loses those, and the past ones
+-- stay as plain windows (their uptime is history).
+CREATE FUNCTION alert_grouping.maintenance_schedules_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF COALESCE(pg_catalog.current_setting('alert_grouping.restoring', true), 'off') = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND (NEW.days, NEW.local_from, NEW.local_to, NEW.time_zone, NEW.starts_at,
+                             NEW.ends_at, NEW.monitor_ids, NEW.suppress_alerts, NEW.title)
+                            IS NOT DISTINCT FROM
+                            (OLD.days, OLD.local_from, OLD.local_to, OLD.time_zone, OLD.starts_at,
+                             OLD.ends_at, OLD.monitor_ids, OLD.suppress_alerts, OLD.title) THEN
+        RETURN NULL;  -- planned_until only
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        DELETE FROM alert_grouping.maintenance_windows AS w
+         WHERE w.project_id = OLD.project_id AND w.schedule_id = OLD.id AND w.starts_at > pg_catalog.now();
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        UPDATE alert_grouping.maintenance_windows AS w SET schedule_id = NULL
+         WHERE w.project_id = OLD.project_id AND w.schedule_id = OLD.id;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        UPDATE alert_grouping.maintenance_schedules AS m
+           SET planned_until = GREATEST(pg_catalog.now(), NEW.starts_at)
+         WHERE m.project_id = NEW.project_id AND m.id = NEW.id;
+    END IF;
+    PERFORM alert_grouping.plan_maintenance_schedule(NEW.project_id, NEW.id,
+                                                     pg_catalog.now() + interval '28 days');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER maintenance_schedules_before_write
+    BEFORE INSERT OR UPDATE ON alert_grouping.maintenance_schedules
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.maintenance_schedules_before_write();
+CREATE TRIGGER maintenance_schedules_changed
+    AFTER INSERT OR UPDATE OR DELETE ON alert_grouping.maintenance_schedules
+    FOR EACH ROW EXECUTE FUNCTION alert_grouping.maintenance_schedules_changed();
+
+-- Row-level security: as maintenance windows (viewers read, admins write).
+ALTER TABLE alert_grouping.maintenance_schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY maintenance_schedules_select ON alert_grouping.maintenance_schedules FOR SELECT
+    USING (project_id = ANY (alert_grouping.member_project_array('viewer')));
+CREATE POLICY maintenance_schedules_insert ON alert_grouping.maintenance_schedules FOR INSERT
+    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('admin')));
+CREATE POLICY maintenance_schedules_update ON alert_grouping.maintenance_schedules FOR UPDATE
+    USING (project_id = ANY (alert_grouping.member_project_array('admin')))
+    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('admin')));
+CREATE POLICY maintenance_schedules_delete ON alert_grouping.maintenance_schedules FOR DELETE
+    USING (project_id = ANY (alert_grouping.member_project_array('admin')));
+SELECT pg_catalog.pg_extension_config_dump('alert_grouping.maintenance_schedules', '');
+
+------------------------------------------------------------------------------------------
 -- run_maintenance: silenced alerts released too
 ------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION alert_grouping.run_maintenance(at timestamptz DEFAULT pg_catalog.now())
@@ -540,10 +719,20 @@ DECLARE
     project uuid;
     partitions text[];
     released integer := 0;
+    planned integer := 0;
+    sched record;
 BEGIN
     IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
         RAISE EXCEPTION 'at must be a finite time' USING ERRCODE = '22023';
     END IF;
+    -- Recurring maintenance written ahead, before anything reads the windows.
+    FOR sched IN SELECT m.project_id, m.id FROM alert_grouping.maintenance_schedules AS m
+                  WHERE (m.planned_until IS NULL OR m.planned_until < run_maintenance.at + interval '28 days')
+                    AND (m.ends_at IS NULL OR m.planned_until IS NULL OR m.planned_until < m.ends_at)
+                  ORDER BY m.project_id, m.id LOOP
+        planned := planned + alert_grouping.plan_maintenance_schedule(
+            sched.project_id, sched.id, run_maintenance.at + interval '28 days');
+    END LOOP;
     -- Alerts whose silence has ended are grouped first, so that what they open escalates in
     -- this pass.
     FOR project IN SELECT DISTINCT a.project_id FROM alert_grouping.alerts AS a
@@ -636,6 +825,7 @@ BEGIN
     RETURN pg_catalog.jsonb_build_object(
         'at', run_maintenance.at,
         'silenced_alerts_released', released,
+        'maintenance_occurrences_planned', planned,
         'episodes_resolved_after_delay', delayed_resolved,
         'episodes_resolved_inactive', inactive_resolved,
         'inactivity_checks_moved', rescheduled,
@@ -664,6 +854,12 @@ BEGIN
                     WHERE c.conrelid = 'alert_grouping.silences'::pg_catalog.regclass
                       AND c.contype = 'f') THEN
         EXECUTE 'ALTER TABLE alert_grouping.silences ADD FOREIGN KEY (project_id) '
+                'REFERENCES alert_grouping.projects (id) ON DELETE CASCADE';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS c
+                    WHERE c.conrelid = 'alert_grouping.maintenance_schedules'::pg_catalog.regclass
+                      AND c.contype = 'f') THEN
+        EXECUTE 'ALTER TABLE alert_grouping.maintenance_schedules ADD FOREIGN KEY (project_id) '
                 'REFERENCES alert_grouping.projects (id) ON DELETE CASCADE';
     END IF;
     -- The alerts silences still hold: what each maintenance pass looks at.
@@ -709,7 +905,8 @@ BEGIN
         'alert_grouping.maintenance_windows, alert_grouping.incidents, '
         'alert_grouping.incident_updates, alert_grouping.escalation_policies, '
         'alert_grouping.on_call_schedules, alert_grouping.on_call_overrides, '
-        'alert_grouping.status_page_components, alert_grouping.silences TO %I', role);
+        'alert_grouping.status_page_components, alert_grouping.silences, '
+        'alert_grouping.maintenance_schedules TO %I', role);
     EXECUTE pg_catalog.format(
         'GRANT SELECT ON alert_grouping.project_counters, alert_grouping.engine_errors, '
         'alert_grouping.feature_flags, alert_grouping.episode_members, '
@@ -781,7 +978,8 @@ DECLARE
         'engine_errors', 'monitors', 'check_results', 'maintenance_windows', 'incidents',
         'incident_updates', 'on_call_schedules', 'on_call_overrides', 'escalation_policies',
         'notifications', 'uptime_rollups', 'uptime_rollup_state', 'uptime_changes',
-        'status_page_components', 'status_page_component_history', 'integrations', 'silences'];
+        'status_page_components', 'status_page_component_history', 'integrations', 'silences',
+        'maintenance_schedules'];
     functions constant text[] := ARRAY['ingest(uuid,jsonb)', 'ingest_batch(uuid,jsonb)',
         'acknowledge_episode(uuid,uuid)', 'resolve_episode(uuid,uuid)',
         'add_alert_to_episode(uuid,uuid,uuid)', 'remove_alert_from_episode(uuid,uuid,uuid)',
@@ -970,7 +1168,8 @@ GRANT EXECUTE ON FUNCTION
     alert_grouping.new_integration_token(),
     alert_grouping.token_sha256(text),
     alert_grouping.require_integration_admin(uuid, text),
-    alert_grouping.validate_silence_matchers(text[]) TO PUBLIC;
+    alert_grouping.validate_silence_matchers(text[]),
+    alert_grouping.schedule_occurrences(smallint[], time, time, text, timestamptz, timestamptz) TO PUBLIC;
 
 -- Roles granted access before this version get the new tables and functions too.
 DO $$
