@@ -460,7 +460,8 @@ $$;
 -- Internal (run_maintenance's): see silence_functions.cpp.
 CREATE FUNCTION alert_grouping.release_silenced(project_id uuid, at timestamptz) RETURNS integer
 AS 'MODULE_PATHNAME', 'ag_release_silenced'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 -- A monitor's alert that a silence holds opens its incident when released, not before.
 CREATE OR REPLACE FUNCTION alert_grouping.open_monitor_incidents(project_id uuid, alert_ids uuid[])
@@ -574,7 +575,9 @@ AS $$
      ORDER BY o.s
 $$;
 
--- Writes a schedule's occurrences that start before `until` and are not written yet.
+-- Writes a schedule's occurrences that start before `until` (at most a year ahead) and are
+-- not written yet. PUBLIC's: the schedule trigger runs it as the writer, through whose
+-- policies it reads and writes.
 CREATE FUNCTION alert_grouping.plan_maintenance_schedule(project_id uuid, schedule_id uuid,
                                                          until timestamptz)
 RETURNS integer
@@ -594,7 +597,10 @@ BEGIN
         RETURN 0;
     END IF;
     lo := COALESCE(s.planned_until, s.starts_at);
-    hi := LEAST(until, COALESCE(s.ends_at, 'infinity'));
+    IF until IS NULL OR NOT pg_catalog.isfinite(until) THEN
+        RAISE EXCEPTION 'until must be a finite time' USING ERRCODE = '22023';
+    END IF;
+    hi := LEAST(until, COALESCE(s.ends_at, 'infinity'), pg_catalog.now() + interval '1 year');
     IF hi <= lo THEN
         RETURN 0;
     END IF;
@@ -1169,7 +1175,8 @@ GRANT EXECUTE ON FUNCTION
     alert_grouping.token_sha256(text),
     alert_grouping.require_integration_admin(uuid, text),
     alert_grouping.validate_silence_matchers(text[]),
-    alert_grouping.schedule_occurrences(smallint[], time, time, text, timestamptz, timestamptz) TO PUBLIC;
+    alert_grouping.schedule_occurrences(smallint[], time, time, text, timestamptz, timestamptz),
+    alert_grouping.plan_maintenance_schedule(uuid, uuid, timestamptz) TO PUBLIC;
 
 -- Roles granted access before this version get the new tables and functions too.
 DO $$

@@ -132,7 +132,13 @@ SELECT is_empty($$
                              'alertmanager_events', 'grafana_events', 'ingest_webhook_events',
                              -- 0.8: integration tokens (random or pure) and the admin check
                              -- (reads through the caller's policies)
-                             'new_integration_token', 'token_sha256', 'require_integration_admin')
+                             'new_integration_token', 'token_sha256', 'require_integration_admin',
+                             -- 0.8: the silence write trigger's matcher check and the
+                             -- recurrence's occurrences (pure)
+                             'validate_silence_matchers', 'schedule_occurrences',
+                             -- 0.8: the schedule trigger's planning (through the writer's
+                             -- policies)
+                             'plan_maintenance_schedule')
        AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')$$,
     'no function of the schema is executable by PUBLIC, but the check constraint''s, the policies'' and the on-call helpers''');
 -- Every role that writes alerts evaluates alerts_membership_check, so its function is
@@ -221,8 +227,8 @@ SELECT ok(has_schema_privilege('AG t Mixed-Case', 'alert_grouping', 'USAGE')
 SELECT throws_ok($$SELECT alert_grouping.distribute()$$, '55000',
                  'distribute() needs the citus extension in this database',
                  'distribute() without Citus raises 55000 and changes nothing');
-SELECT is((SELECT count(*)::int FROM pg_catalog.pg_policies WHERE schemaname = 'alert_grouping'), 112,
-          'after distribute() refused, the 112 policies are still there');
+SELECT is((SELECT count(*)::int FROM pg_catalog.pg_policies WHERE schemaname = 'alert_grouping'), 120,
+          'after distribute() refused, the 120 policies are still there');
 
 SELECT * FROM finish();
 ROLLBACK;

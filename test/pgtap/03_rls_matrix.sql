@@ -10,7 +10,7 @@
 -- usable by any role holding TEMP on the database, so pgTAP's functions work after SET ROLE:
 -- each statement under test runs as the role it names, inside throws_ok / lives_ok / set_eq.
 BEGIN;
-SELECT plan(162);
+SELECT plan(174);
 
 ------------------------------------------------------------------------------------------
 -- Constants, roles, helpers
@@ -38,6 +38,8 @@ CREATE FUNCTION pg_temp.k(what text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
         WHEN 'e2' THEN 'a2000000-0000-0000-0000-00000000005e'
         WHEN 'c1' THEN 'a1000000-0000-0000-0000-0000000000c1'
         WHEN 'c2' THEN 'a2000000-0000-0000-0000-0000000000c2'
+        WHEN 'si1' THEN 'a1000000-0000-0000-0000-0000000000f1'
+        WHEN 'si2' THEN 'a2000000-0000-0000-0000-0000000000f2'
     END::uuid
 $$;
 
@@ -207,6 +209,13 @@ VALUES (pg_temp.k('p1'), pg_temp.k('m1'), now() - interval '10 days', true), (pg
 -- 0.8: an integration each.
 SELECT alert_grouping.create_integration(p, 'alertmanager', 'alertmanager') IS NOT NULL
   FROM unnest(ARRAY[pg_temp.k('p1'), pg_temp.k('p2')]) AS p;
+-- 0.8: a silence and a maintenance schedule each (the schedule starts in two months).
+INSERT INTO alert_grouping.silences (project_id, id, matchers, ends_at)
+VALUES (pg_temp.k('p1'), pg_temp.k('si1'), '{"alertname=seed"}', now() + interval '1 day'),
+       (pg_temp.k('p2'), pg_temp.k('si2'), '{"alertname=seed"}', now() + interval '1 day');
+INSERT INTO alert_grouping.maintenance_schedules (project_id, days, local_from, local_to, starts_at)
+VALUES (pg_temp.k('p1'), '{7}', '01:00', '02:00', now() + interval '60 days'),
+       (pg_temp.k('p2'), '{7}', '01:00', '02:00', now() + interval '60 days');
 
 -- The seed is complete: as the superuser, every tenant table has rows of both projects, so
 -- the visibility checks below compare non-empty sets.
@@ -511,6 +520,28 @@ BEGIN
     PERFORM pg_temp.act(mode, 'admin2');
     RETURN NEXT throws_ok(format('SELECT alert_grouping.component_uptime(%L, %L, now() - interval ''1 day'', now())', p1, pg_temp.k('c1')),
                           'P0002', NULL, 'admin2 cannot read a P1 component''s uptime (not found for it)' || tag);
+    PERFORM pg_temp.act(mode, 'super');
+
+    -- L. Silences and recurring maintenance (6): responders silence and expire; admins
+    -- schedule maintenance; another project's silences are not found.
+    PERFORM pg_temp.act(mode, 'view1');
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.silences (project_id, matchers, ends_at) VALUES (%L, '{"service=db"}', now() + interval '1 hour')$$, p1),
+                          '42501', 'new row violates row-level security policy for table "silences"',
+                          'view1 cannot silence in P1' || tag);
+    PERFORM pg_temp.act(mode, 'resp1');
+    RETURN NEXT lives_ok(format($$INSERT INTO alert_grouping.silences (project_id, matchers, ends_at) VALUES (%L, '{"service=db"}', now() + interval '1 hour')$$, p1),
+                         'resp1 silences in P1' || tag);
+    RETURN NEXT lives_ok(format('SELECT alert_grouping.expire_silence(%L, %L)', p1, pg_temp.k('si1')),
+                         'resp1 expires a P1 silence' || tag);
+    RETURN NEXT throws_ok(format($$INSERT INTO alert_grouping.maintenance_schedules (project_id, days, local_from, local_to) VALUES (%L, '{1}', '01:00', '02:00')$$, p1),
+                          '42501', 'new row violates row-level security policy for table "maintenance_schedules"',
+                          'resp1 cannot schedule maintenance in P1' || tag);
+    PERFORM pg_temp.act(mode, 'admin1');
+    RETURN NEXT lives_ok(format($$INSERT INTO alert_grouping.maintenance_schedules (project_id, days, local_from, local_to, time_zone) VALUES (%L, '{1,3}', '22:00', '02:00', 'Europe/Berlin')$$, p1),
+                         'admin1 schedules maintenance in P1' || tag);
+    PERFORM pg_temp.act(mode, 'admin2');
+    RETURN NEXT throws_ok(format('SELECT alert_grouping.expire_silence(%L, %L)', p1, pg_temp.k('si1')),
+                          'P0002', NULL, 'admin2 cannot expire a P1 silence (not found for it)' || tag);
     PERFORM pg_temp.act(mode, 'super');
 
     -- H. Mode-specific identity rules

@@ -102,14 +102,15 @@ INSERT INTO api VALUES
     ('uptime_seconds(uuid,uuid,timestamptz,timestamptz)'), ('component_uptime(uuid,uuid,timestamptz,timestamptz)'),
     ('ingest_alertmanager(uuid,jsonb)'), ('ingest_grafana(uuid,jsonb)'),
     ('create_integration(uuid,text,text)'), ('rotate_integration_token(uuid,uuid)'),
-    ('ingest_pagerduty(jsonb)'), ('receive_webhook(text,text,jsonb)');
+    ('ingest_pagerduty(jsonb)'), ('receive_webhook(text,text,jsonb)'), ('expire_silence(uuid,uuid)');
 GRANT SELECT ON api TO PUBLIC;
 -- PUBLIC's (02_functions_security): every role can execute them.
 CREATE TEMP TABLE public_functions (name text) ON COMMIT DROP;
 INSERT INTO public_functions VALUES ('membership_is_valid'), ('is_project_member'), ('schedule_time'),
     ('within_restrictions'), ('layer_on_call'), ('schedule_on_call'), ('bucket_floor'), ('multirange_seconds'), ('uptime_hold'),
     ('alertmanager_events'), ('grafana_events'), ('ingest_webhook_events'), ('new_integration_token'),
-    ('token_sha256'), ('require_integration_admin');
+    ('token_sha256'), ('require_integration_admin'), ('validate_silence_matchers'), ('schedule_occurrences'),
+    ('plan_maintenance_schedule');
 GRANT SELECT ON public_functions TO PUBLIC;
 
 -- (role, function) pairs where EXECUTE differs from membership in the documented API.
