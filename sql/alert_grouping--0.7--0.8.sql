@@ -844,6 +844,15 @@ BEGIN
 END
 $$;
 
+------------------------------------------------------------------------------------------
+-- Metrics for the receiver's /metrics
+------------------------------------------------------------------------------------------
+-- The counters are server-wide (shared memory when preloaded, every project's rows
+-- otherwise): the function reads them as the owner, and only a role the DBA grants it to by
+-- name (GRANT EXECUTE ON FUNCTION alert_grouping.prometheus_metrics() TO receiver) runs it;
+-- grant_access does not grant it.
+ALTER FUNCTION alert_grouping.prometheus_metrics() SECURITY DEFINER;
+
 -- The key to projects (on Citus, distribute() makes it instead).
 CREATE FUNCTION alert_grouping.add_0_8_keys() RETURNS void
 LANGUAGE plpgsql

@@ -198,9 +198,15 @@ int main(int argc, char **argv) {
     log_request(req, res.status, 0, &r);
   });
   server.Get("/metrics", [&](const httplib::Request &req, httplib::Response &res) {
+    // The counters are server-wide, across tenants: the DBA grants them to the receiver's
+    // role by name (README), grant_access does not.
     const Result r = pool.run("SELECT alert_grouping.prometheus_metrics()", {});
-    res.status = r.ok ? 200 : (r.connected ? 500 : 503);
-    res.set_content(r.ok ? r.rows.at(0).at(0).value_or("") : r.message + "\n",
+    const bool denied = r.sqlstate == "42501";
+    res.status = r.ok ? 200 : denied ? 403 : (r.connected ? 500 : 503);
+    res.set_content(r.ok     ? r.rows.at(0).at(0).value_or("")
+                    : denied ? "the receiver's role may not read alert_grouping.prometheus_metrics(): "
+                               "GRANT EXECUTE ON FUNCTION alert_grouping.prometheus_metrics() to it\n"
+                             : r.message + "\n",
                     r.ok ? "text/plain; version=0.0.4" : "text/plain");
     log_request(req, res.status, 0, &r);
   });

@@ -69,14 +69,16 @@ SELECT set_eq($$
           -- 0.7: what arrives for the rollups, and a monitor's change of its component
           'check_results_changed', 'maintenance_windows_changed', 'monitors_component_changed',
           -- 0.8: the entry points whose only key to a project is an integration's token
-          'receive_webhook', 'ingest_pagerduty'],
-    'the only SECURITY DEFINER functions are six trigger functions and the two token entry points');
+          'receive_webhook', 'ingest_pagerduty',
+          -- 0.8: the server-wide metrics, executable only by a role granted them by name
+          'prometheus_metrics'],
+    'the only SECURITY DEFINER functions are six trigger functions, the two token entry points and the metrics');
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
      WHERE p.pronamespace = 'alert_grouping'::regnamespace AND p.prosecdef
        AND p.prorettype <> 'trigger'::regtype
-       AND p.proname NOT IN ('receive_webhook', 'ingest_pagerduty')$$,
-    'every SECURITY DEFINER function returns trigger, but the two token entry points');
+       AND p.proname NOT IN ('receive_webhook', 'ingest_pagerduty', 'prometheus_metrics')$$,
+    'every SECURITY DEFINER function returns trigger, but the two token entry points and the metrics');
 SELECT is_empty($$
     SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc AS p
      WHERE p.pronamespace = 'alert_grouping'::regnamespace
