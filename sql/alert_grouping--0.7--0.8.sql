@@ -42,19 +42,25 @@ DECLARE
     j integer := 0;
 BEGIN
     BEGIN
-        SELECT pg_catalog.array_agg(r.id ORDER BY e.i),
-               COALESCE(pg_catalog.jsonb_agg(e.v ORDER BY e.i) FILTER (WHERE r.id IS NULL), '[]')
+        -- The fingerprint's holder (its one active alert) through the fingerprint index, then
+        -- its start compared: a burst of alerts sharing one start made the planner read them
+        -- all through the time index instead (2 s a body of 100 at 44,000 stored).
+        SELECT pg_catalog.array_agg(CASE WHEN h.created_at = x.ts THEN h.id END ORDER BY e.i),
+               COALESCE(pg_catalog.jsonb_agg(e.v ORDER BY e.i)
+                            FILTER (WHERE h.created_at IS DISTINCT FROM x.ts), '[]')
           INTO known, fresh
           FROM pg_catalog.jsonb_array_elements(events) WITH ORDINALITY AS e(v, i)
+         CROSS JOIN LATERAL (
+              SELECT alert_grouping.dedup_key_fingerprint(e.v ->> 'dedup_key') AS fp,
+                     CASE WHEN e.v ->> 'event_action' = 'trigger'
+                          THEN (e.v -> 'payload' ->> 'timestamp')::timestamptz END AS ts) AS x
           LEFT JOIN LATERAL (
-              SELECT a.id FROM alert_grouping.alerts AS a
-               WHERE e.v ->> 'event_action' = 'trigger'
-                 AND e.v -> 'payload' ->> 'timestamp' IS NOT NULL
+              SELECT a.id, a.created_at FROM alert_grouping.alerts AS a
+               WHERE x.ts IS NOT NULL
                  AND a.project_id = ingest_webhook_events.project_id
-                 AND a.fingerprint = alert_grouping.dedup_key_fingerprint(e.v ->> 'dedup_key')
+                 AND a.fingerprint = x.fp
                  AND a.state <> 'resolved'
-                 AND a.created_at = (e.v -> 'payload' ->> 'timestamp')::timestamptz
-               ORDER BY a.created_at, a.id LIMIT 1) AS r ON true;
+               ORDER BY a.created_at, a.id LIMIT 1) AS h ON true;
     EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
         RAISE EXCEPTION 'payload field "alerts[].startsAt" must be a valid time: %', SQLERRM
             USING ERRCODE = '22023', DETAIL = pg_catalog.format('sent by %s', sender);
@@ -336,7 +342,9 @@ BEGIN
         END IF;
         mapped := pg_catalog.jsonb_build_object('event_action', action, 'dedup_key', key);
     END IF;
-    PERFORM 1 FROM alert_grouping.ingest_batch(target.project_id, pg_catalog.jsonb_build_array(mapped));
+    -- One event: ingest(), whose single-row insert is decided before it is stored (ingest_batch
+    -- of one event took 1.8 times as long).
+    PERFORM alert_grouping.ingest(target.project_id, mapped);
     RETURN pg_catalog.jsonb_build_object('status', 'success', 'message', 'Event processed',
                                          'dedup_key', key);
 END

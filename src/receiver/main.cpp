@@ -178,6 +178,10 @@ int main(int argc, char **argv) {
   Pool pool(options.dsn, options.pool);
   httplib::Server server;
   server.set_payload_max_length(options.max_body);
+  // Answers are written in more than one send(): with Nagle's algorithm on, a keep-alive
+  // sender's delayed ACK held each answer back by tens of milliseconds (270 events/s from 8
+  // keep-alive senders against 680/s from 8 that reconnect for every event).
+  server.set_tcp_nodelay(true);
   server.new_task_queue = [&] { return new httplib::ThreadPool(options.pool); };
 
   server.Post(R"(/v1/(alertmanager)/([A-Za-z0-9]+))",
