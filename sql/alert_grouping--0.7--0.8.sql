@@ -1,8 +1,10 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION alert_grouping UPDATE TO '0.8'" to load this file. \quit
 
--- 0.8 (work in progress on branch issue11, not released): real alert sources. So far:
--- Alertmanager's and Grafana's webhook bodies ingested as they are sent.
+-- 0.8: real alert sources. Alertmanager's and Grafana's webhook bodies and PagerDuty's Events
+-- API v2 ingested as they are sent, by token through integrations (for the receiver,
+-- alert_grouping_receiver); silences with Alertmanager's semantics; recurring maintenance
+-- windows; prometheus_metrics for the receiver's /metrics.
 
 ------------------------------------------------------------------------------------------
 -- Alertmanager and Grafana webhooks
@@ -47,7 +49,7 @@ BEGIN
         -- all through the time index instead (2 s a body of 100 at 44,000 stored).
         SELECT pg_catalog.array_agg(CASE WHEN h.created_at = x.ts THEN h.id END ORDER BY e.i),
                COALESCE(pg_catalog.jsonb_agg(e.v ORDER BY e.i)
-                            FILTER (WHERE h.created_at IS DISTINCT FROM x.ts), '[]')
+                            FILTER (WHERE h.created_at IS NULL OR h.created_at <> x.ts), '[]')
           INTO known, fresh
           FROM pg_catalog.jsonb_array_elements(events) WITH ORDINALITY AS e(v, i)
          CROSS JOIN LATERAL (
@@ -386,7 +388,9 @@ CREATE TABLE alert_grouping.silences (
     matchers text[] NOT NULL,
     starts_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     ends_at timestamptz NOT NULL,
-    created_by text NOT NULL,  -- the acting user's id, else the role (the trigger fills it)
+    -- The acting user's id, else the role. A default, not the trigger's: on Citus the trigger
+    -- runs on the worker, where a role's grants from grant_access do not reach.
+    created_by text NOT NULL DEFAULT COALESCE(alert_grouping.current_user_id()::text, CURRENT_USER::text),
     comment text NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -418,8 +422,7 @@ BEGIN
                   DETAIL = pg_catalog.format('starts_at %s, ends_at %s', NEW.starts_at, NEW.ends_at);
     END IF;
     IF TG_OP = 'INSERT' THEN
-        NEW.created_by := COALESCE(NULLIF(NEW.created_by, ''),
-                                   alert_grouping.current_user_id()::text, CURRENT_USER::text);
+        NEW.created_by := COALESCE(NULLIF(NEW.created_by, ''), CURRENT_USER::text);
     ELSE
         NEW.created_by := OLD.created_by;
         NEW.created_at := OLD.created_at;
