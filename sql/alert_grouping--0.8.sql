@@ -8221,18 +8221,6 @@ BEGIN
 END
 $$;
 
--- Row-level security: members read their project's integrations (not the token's hash);
--- admins rename, disable and delete them, and create them through create_integration.
-ALTER TABLE alert_grouping.integrations ENABLE ROW LEVEL SECURITY;
-CREATE POLICY integrations_select ON alert_grouping.integrations FOR SELECT
-    USING (project_id = ANY (alert_grouping.member_project_array('viewer')));
-CREATE POLICY integrations_insert ON alert_grouping.integrations FOR INSERT
-    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('admin')));
-CREATE POLICY integrations_update ON alert_grouping.integrations FOR UPDATE
-    USING (project_id = ANY (alert_grouping.member_project_array('admin')))
-    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('admin')));
-CREATE POLICY integrations_delete ON alert_grouping.integrations FOR DELETE
-    USING (project_id = ANY (alert_grouping.member_project_array('admin')));
 SELECT pg_catalog.pg_extension_config_dump('alert_grouping.integrations', '');
 
 ------------------------------------------------------------------------------------------
@@ -8384,17 +8372,6 @@ BEGIN
 END
 $$;
 
--- Row-level security: members read; responders silence and expire; admins delete.
-ALTER TABLE alert_grouping.silences ENABLE ROW LEVEL SECURITY;
-CREATE POLICY silences_select ON alert_grouping.silences FOR SELECT
-    USING (project_id = ANY (alert_grouping.member_project_array('viewer')));
-CREATE POLICY silences_insert ON alert_grouping.silences FOR INSERT
-    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('responder')));
-CREATE POLICY silences_update ON alert_grouping.silences FOR UPDATE
-    USING (project_id = ANY (alert_grouping.member_project_array('responder')))
-    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('responder')));
-CREATE POLICY silences_delete ON alert_grouping.silences FOR DELETE
-    USING (project_id = ANY (alert_grouping.member_project_array('admin')));
 SELECT pg_catalog.pg_extension_config_dump('alert_grouping.silences', '');
 
 ------------------------------------------------------------------------------------------
@@ -8568,18 +8545,42 @@ CREATE TRIGGER maintenance_schedules_changed
     AFTER INSERT OR UPDATE OR DELETE ON alert_grouping.maintenance_schedules
     FOR EACH ROW EXECUTE FUNCTION alert_grouping.maintenance_schedules_changed();
 
--- Row-level security: as maintenance windows (viewers read, admins write).
-ALTER TABLE alert_grouping.maintenance_schedules ENABLE ROW LEVEL SECURITY;
-CREATE POLICY maintenance_schedules_select ON alert_grouping.maintenance_schedules FOR SELECT
-    USING (project_id = ANY (alert_grouping.member_project_array('viewer')));
-CREATE POLICY maintenance_schedules_insert ON alert_grouping.maintenance_schedules FOR INSERT
-    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('admin')));
-CREATE POLICY maintenance_schedules_update ON alert_grouping.maintenance_schedules FOR UPDATE
-    USING (project_id = ANY (alert_grouping.member_project_array('admin')))
-    WITH CHECK (project_id = ANY (alert_grouping.member_project_array('admin')));
-CREATE POLICY maintenance_schedules_delete ON alert_grouping.maintenance_schedules FOR DELETE
-    USING (project_id = ANY (alert_grouping.member_project_array('admin')));
 SELECT pg_catalog.pg_extension_config_dump('alert_grouping.maintenance_schedules', '');
+
+-- Row-level security of the new tables: members read; integrations are written by admins
+-- (renamed, disabled, deleted; created through create_integration; members do not see the
+-- tokens' hashes, see grant_access); responders silence and expire silences, admins delete
+-- them; admins write maintenance schedules, as maintenance windows.
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES
+            ('integrations', 'admin', 'admin', 'admin'),
+            ('silences', 'responder', 'responder', 'admin'),
+            ('maintenance_schedules', 'admin', 'admin', 'admin')) AS v(tbl, ins, upd, del)
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE alert_grouping.%I ENABLE ROW LEVEL SECURITY', t.tbl);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY %I ON alert_grouping.%I FOR SELECT '
+            'USING (project_id = ANY (alert_grouping.member_project_array(''viewer'')))',
+            t.tbl || '_select', t.tbl);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY %I ON alert_grouping.%I FOR INSERT '
+            'WITH CHECK (project_id = ANY (alert_grouping.member_project_array(%L)))',
+            t.tbl || '_insert', t.tbl, t.ins);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY %I ON alert_grouping.%I FOR UPDATE '
+            'USING (project_id = ANY (alert_grouping.member_project_array(%L))) '
+            'WITH CHECK (project_id = ANY (alert_grouping.member_project_array(%L)))',
+            t.tbl || '_update', t.tbl, t.upd, t.upd);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY %I ON alert_grouping.%I FOR DELETE '
+            'USING (project_id = ANY (alert_grouping.member_project_array(%L)))',
+            t.tbl || '_delete', t.tbl, t.del);
+    END LOOP;
+END
+$$;
 
 ------------------------------------------------------------------------------------------
 -- run_maintenance: silenced alerts released too

@@ -17,8 +17,7 @@ std::vector<LabelMatcher> parse_silence_matchers(const std::vector<std::string> 
   bool selective = false;
   const Labels none;
   for (size_t i = 0; i < texts.size(); i++) {
-    matchers.push_back(
-        LabelMatcher::parse(texts[i], "matchers[" + std::to_string(i + 1) + "]"));
+    matchers.push_back(LabelMatcher::parse(texts[i], "matchers[" + std::to_string(i + 1) + "]"));
     if (!matchers.back().matches(none)) selective = true;
   }
   if (!selective)

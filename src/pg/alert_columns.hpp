@@ -10,7 +10,7 @@ namespace ag::pg {
 struct AlertColumns {
   int fingerprint, dedup_key, monitor, title, labels, id, project, episode, added_by, added_at,
       rule, score, created_at, state,
-      silenced_by;  // 0.8; SPI_ERROR_NOATTRIBUTE (negative) before
+      silenced_by;                // 0.8; SPI_ERROR_NOATTRIBUTE (negative) before
   int reader[kAlertColumnCount];  // kAlertColumns, for AlertRowReader
 };
 

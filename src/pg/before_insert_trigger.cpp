@@ -210,7 +210,8 @@ void write_row(void *context, EnginePlan &plan) {
 HeapTuple apply_membership(RowContext &c, const Columns &columns) {
   remember_decided({c.project, c.id, c.unstored.duplicate});
   if (c.unstored.silence && columns.silenced_by > 0)
-    return modify(c.tuple, c.desc, {columns.silenced_by}, {c.unstored.silence->to_datum()}, {false});
+    return modify(c.tuple, c.desc, {columns.silenced_by}, {c.unstored.silence->to_datum()},
+                  {false});
   if (!c.unstored.grouped) return c.tuple;
   return set_membership(c.tuple, c.desc, columns, c.unstored.episode, c.unstored.rule,
                         c.unstored.score);

@@ -13,12 +13,12 @@
 #include "engine_statements.hpp"
 #include "engine_steps.hpp"
 #include "engine_writes.hpp"
-#include "spi_query.hpp"
 #include "episode_prediction.hpp"
 #include "grouping.hpp"
 #include "interrupts.hpp"
 #include "planner.hpp"
 #include "project_config.hpp"
+#include "spi_query.hpp"
 #include "time_math.hpp"
 
 namespace ag::pg {

@@ -43,7 +43,8 @@ SpiQuery open_incidents_query(
     "  SELECT a.id FROM alert_grouping.alerts AS a "
     "    JOIN alert_grouping.monitors AS m "
     "      ON m.project_id OPERATOR(pg_catalog.=) $1 AND m.id OPERATOR(pg_catalog.=) a.monitor_id "
-    "   WHERE a.project_id OPERATOR(pg_catalog.=) $1 AND a.id OPERATOR(pg_catalog.=) ANY ($2::uuid[]) "
+    "   WHERE a.project_id OPERATOR(pg_catalog.=) $1 AND a.id OPERATOR(pg_catalog.=) ANY "
+    "($2::uuid[]) "
     "     AND m.auto_create_incident AND a.state OPERATOR(pg_catalog.<>) 'resolved' "
     "     AND a.silence_released_at IS NOT NULL))",
     {UUIDOID, UUIDARRAYOID});
@@ -53,8 +54,9 @@ SpiQuery open_incidents_query(
 // validate_silence_matchers(matchers text[]): 22023 naming the matcher, as rules are checked.
 AG_FUNCTION(ag_validate_silence_matchers) {
   auto refuse = [](const std::string &message) {
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "invalid silence: " + message, "",
-                  "Matchers are written as in Alertmanager: alertname=\"DiskFull\", env=~\"prod|staging\".");
+    throw PgError(
+        ERRCODE_INVALID_PARAMETER_VALUE, "invalid silence: " + message, "",
+        "Matchers are written as in Alertmanager: alertname=\"DiskFull\", env=~\"prod|staging\".");
   };
   if (PG_ARGISNULL(0)) refuse("matchers: must not be null");
   std::vector<bool> nulls;
@@ -72,7 +74,8 @@ AG_FUNCTION(ag_validate_silence_matchers) {
 // release_silenced(project_id uuid, at timestamptz) RETURNS integer: groups the project's
 // still-active alerts whose silence has ended by `at`, as if they arrived then (another
 // silence active at `at` may hold them again), and marks them released, with those that
-// resolved while held (which group into nothing). Returns how many were released. Internal: run_maintenance calls it as the extension's owner.
+// resolved while held (which group into nothing). Returns how many were released. Internal:
+// run_maintenance calls it as the extension's owner.
 AG_FUNCTION(ag_release_silenced) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
     throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "project_id and at must not be null", "", "");

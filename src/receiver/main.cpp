@@ -207,10 +207,11 @@ int main(int argc, char **argv) {
     const Result r = pool.run("SELECT alert_grouping.prometheus_metrics()", {});
     const bool denied = r.sqlstate == "42501";
     res.status = r.ok ? 200 : denied ? 403 : (r.connected ? 500 : 503);
-    res.set_content(r.ok     ? r.rows.at(0).at(0).value_or("")
-                    : denied ? "the receiver's role may not read alert_grouping.prometheus_metrics(): "
-                               "GRANT EXECUTE ON FUNCTION alert_grouping.prometheus_metrics() to it\n"
-                             : r.message + "\n",
+    res.set_content(r.ok ? r.rows.at(0).at(0).value_or("")
+                    : denied
+                        ? "the receiver's role may not read alert_grouping.prometheus_metrics(): "
+                          "GRANT EXECUTE ON FUNCTION alert_grouping.prometheus_metrics() to it\n"
+                        : r.message + "\n",
                     r.ok ? "text/plain; version=0.0.4" : "text/plain");
     log_request(req, res.status, 0, &r);
   });
