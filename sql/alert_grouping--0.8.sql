@@ -6625,7 +6625,9 @@ DECLARE
         days => alert_grouping.retention_days('notifications_retention_days', 90));
     history_cutoff constant timestamptz := at - pg_catalog.make_interval(
         days => alert_grouping.retention_days('run_history_days', 90));
-    p record;
+    names text[];
+    bounds timestamptz[];
+    j integer;
     dropped text[] := '{}';
     kept text[] := '{}';
     n_default bigint;
@@ -6638,26 +6640,33 @@ BEGIN
     IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
         RAISE EXCEPTION 'at must be a finite time' USING ERRCODE = '22023';
     END IF;
-    FOR p IN SELECT c.relname::text AS name,
-                    pg_catalog.to_timestamp(pg_catalog.substr(c.relname, 15), 'YYYYMMDD')::timestamp
-                        AT TIME ZONE 'UTC' + interval '1 day' AS upper_bound
-               FROM pg_catalog.pg_inherits AS i JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
-              WHERE i.inhparent = 'alert_grouping.check_results'::pg_catalog.regclass
-                AND c.relname ~ '^check_results_[0-9]{8}$'
-              ORDER BY c.relname
-    LOOP
-        CONTINUE WHEN p.upper_bound > raw_cutoff;
-        -- No result can arrive in it from here on; then what arrived is rolled up.
-        EXECUTE pg_catalog.format('LOCK TABLE alert_grouping.%I IN ACCESS EXCLUSIVE MODE', p.name);
+    -- The partitions past retention, locked (oldest first): no result can arrive in them from
+    -- here on. Then what arrived is rolled up, once, and each is dropped unless a monitor is
+    -- still behind it or a change in it is still queued.
+    SELECT pg_catalog.array_agg(c.relname::text ORDER BY c.relname),
+           pg_catalog.array_agg(pg_catalog.to_timestamp(pg_catalog.substr(c.relname, 15), 'YYYYMMDD')::timestamp
+                                    AT TIME ZONE 'UTC' + interval '1 day' ORDER BY c.relname)
+      INTO names, bounds
+      FROM pg_catalog.pg_inherits AS i JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'alert_grouping.check_results'::pg_catalog.regclass
+       AND c.relname ~ '^check_results_[0-9]{8}$'
+       AND pg_catalog.to_timestamp(pg_catalog.substr(c.relname, 15), 'YYYYMMDD')::timestamp
+               AT TIME ZONE 'UTC' + interval '1 day' <= raw_cutoff;
+    IF names IS NOT NULL THEN
+        FOR j IN 1 .. pg_catalog.cardinality(names) LOOP
+            EXECUTE pg_catalog.format('LOCK TABLE alert_grouping.%I IN ACCESS EXCLUSIVE MODE', names[j]);
+        END LOOP;
         PERFORM alert_grouping.rollup_uptime(at);
-        IF EXISTS (SELECT 1 FROM alert_grouping.uptime_rollup_state AS s WHERE s.rolled_up_until < p.upper_bound)
-           OR EXISTS (SELECT 1 FROM alert_grouping.uptime_changes AS c WHERE c.from_ts < p.upper_bound) THEN
-            kept := kept || p.name;
-            CONTINUE;
-        END IF;
-        EXECUTE pg_catalog.format('DROP TABLE alert_grouping.%I', p.name);
-        dropped := dropped || p.name;
-    END LOOP;
+        FOR j IN 1 .. pg_catalog.cardinality(names) LOOP
+            IF EXISTS (SELECT 1 FROM alert_grouping.uptime_rollup_state AS s WHERE s.rolled_up_until < bounds[j])
+               OR EXISTS (SELECT 1 FROM alert_grouping.uptime_changes AS c WHERE c.from_ts < bounds[j]) THEN
+                kept := kept || names[j];
+                CONTINUE;
+            END IF;
+            EXECUTE pg_catalog.format('DROP TABLE alert_grouping.%I', names[j]);
+            dropped := dropped || names[j];
+        END LOOP;
+    END IF;
     -- Old rows outside the daily partitions: deleted, once rolled up.
     SELECT LEAST(raw_cutoff, COALESCE(pg_catalog.min(s.rolled_up_until), raw_cutoff)) INTO default_cutoff
       FROM alert_grouping.uptime_rollup_state AS s;
@@ -6855,6 +6864,9 @@ BEGIN
                         AND m.id = ANY (monitor_ids))
      ORDER BY sc.id
        FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN;  -- none of the monitors is on a status page
+    END IF;
     -- The windows of the span, read once (a monitor each, NULL for all).
     SELECT pg_catalog.array_agg(x.m), pg_catalog.array_agg(w.starts_at), pg_catalog.array_agg(w.ends_at)
       INTO w_monitor, w_start, w_end
@@ -7136,8 +7148,9 @@ BEGIN
 END
 $$;
 
--- A monitor that goes down or up, or moves between components, changes theirs, as of its
--- change.
+-- A monitor that moves between components changes both, as of its last status change. (Its
+-- status changes reach its component from the check results trigger, replayed in order;
+-- run_maintenance refreshes every component besides.)
 CREATE FUNCTION alert_grouping.monitors_component_changed() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -7357,9 +7370,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger AS g
                     WHERE g.tgrelid = 'alert_grouping.monitors'::pg_catalog.regclass
                       AND g.tgname = 'monitors_component_changed') THEN
-        EXECUTE 'CREATE TRIGGER monitors_component_changed AFTER UPDATE OF status, component_id '
+        EXECUTE 'CREATE TRIGGER monitors_component_changed AFTER UPDATE OF component_id '
                 'ON alert_grouping.monitors FOR EACH ROW '
-                'WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.component_id IS DISTINCT FROM NEW.component_id) '
+                'WHEN (OLD.component_id IS DISTINCT FROM NEW.component_id) '
                 'EXECUTE FUNCTION alert_grouping.monitors_component_changed()';
     END IF;
     -- Made here, not by the script: on Citus the workers run the update script too, and an
@@ -7438,6 +7451,10 @@ DECLARE
     c record;
     i integer;
     metric record;
+    lines text;
+    -- The per-project figures, read once (the view aggregates over the tables).
+    per_project jsonb := (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s) ORDER BY s.project_id), '[]')
+                            FROM alert_grouping.stats AS s);
 BEGIN
     -- Counters: from shared memory when preloaded (server-wide, since the server started);
     -- without, per project from the tables.
@@ -7472,14 +7489,12 @@ BEGIN
     LOOP
         CONTINUE WHEN c.server_wide AND metric.kind = 'counter' AND metric.col <> 'notifications';
         out := out || pg_catalog.format(E'# HELP %s %s\n# TYPE %s %s\n', metric.name, metric.help, metric.name, metric.kind);
-        EXECUTE pg_catalog.format(
-            'SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(%L, s.project_id, s.%I), %L ORDER BY s.project_id), %L) '
-            'FROM alert_grouping.stats AS s',
-            metric.name || E'{project="%s"} %s', metric.col, E'\n', '')
-          INTO h;
-        IF h.coalesce <> '' THEN
-            out := out || h.coalesce || E'\n';
-        END IF;
+        SELECT pg_catalog.string_agg(pg_catalog.format(E'%s{project="%s"} %s\n', metric.name,
+                                                       p.row ->> 'project_id', p.row ->> metric.col),
+                                     '' ORDER BY p.ord)
+          INTO lines
+          FROM pg_catalog.jsonb_array_elements(per_project) WITH ORDINALITY AS p(row, ord);
+        out := out || COALESCE(lines, '');
     END LOOP;
     h := alert_grouping.engine_latency_histogram();
     out := out || E'# HELP alert_grouping_grouping_latency_seconds Time the engine took per statement, deciding and writing.\n'
