@@ -8870,11 +8870,12 @@ AS $$
 $$;
 
 ------------------------------------------------------------------------------------------
--- distribute(): the new table too
+-- distribute(): the new tables too
 ------------------------------------------------------------------------------------------
--- As in 0.7, with integrations co-located with alerts and the webhook entry points
--- distributed by project_id (a token's lookup reads every node: receive_webhook and
--- ingest_pagerduty stay on the coordinator).
+-- As in 0.7, with integrations, silences and maintenance schedules co-located with alerts,
+-- and the webhook entry points, expire_silence and release_silenced distributed by
+-- project_id (a token's lookup reads every node: receive_webhook and ingest_pagerduty stay on
+-- the coordinator).
 CREATE OR REPLACE FUNCTION alert_grouping.distribute() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
