@@ -8,22 +8,20 @@ INSERT INTO alert_grouping.grouping_rules (project_id, name, grouping_config, ep
      '{"create_incident": true}');
 
 -- Refused when written, naming the field (22023), as Alertmanager refuses them.
-\set VERBOSITY terse
-INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
-    VALUES ('00000000-0000-0000-0000-000000000201', '{}', now() + interval '1 hour');
-INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
-    VALUES ('00000000-0000-0000-0000-000000000201', '{"team=", "env=~.*"}', now() + interval '1 hour');
-INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
-    VALUES ('00000000-0000-0000-0000-000000000201', '{"service=db", "bad name=x"}', now() + interval '1 hour');
-INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
-    VALUES ('00000000-0000-0000-0000-000000000201', '{"service=~(db"}', now() + interval '1 hour');
-INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
-    VALUES ('00000000-0000-0000-0000-000000000201', ARRAY['service=db', NULL], now() + interval '1 hour');
-INSERT INTO alert_grouping.silences (project_id, matchers, starts_at, ends_at)
-    VALUES ('00000000-0000-0000-0000-000000000201', '{"service=db"}', now(), now());
-INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
-    VALUES ('00000000-0000-0000-0000-000000000201', '{"service=db"}', 'infinity');
-\set VERBOSITY default
+SELECT public.try($$INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
+    VALUES ('00000000-0000-0000-0000-000000000201', '{}', now() + interval '1 hour')$$) AS no_matchers;
+SELECT public.try($$INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
+    VALUES ('00000000-0000-0000-0000-000000000201', '{"team=", "env=~.*"}', now() + interval '1 hour')$$) AS all_match_empty;
+SELECT public.try($$INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
+    VALUES ('00000000-0000-0000-0000-000000000201', '{"service=db", "bad name=x"}', now() + interval '1 hour')$$) AS bad_name;
+SELECT public.try($$INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
+    VALUES ('00000000-0000-0000-0000-000000000201', '{"service=~(db"}', now() + interval '1 hour')$$) AS bad_regex;
+SELECT public.try($$INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
+    VALUES ('00000000-0000-0000-0000-000000000201', ARRAY['service=db', NULL], now() + interval '1 hour')$$) AS null_matcher;
+SELECT public.try($$INSERT INTO alert_grouping.silences (project_id, matchers, starts_at, ends_at)
+    VALUES ('00000000-0000-0000-0000-000000000201', '{"service=db"}', now(), now())$$) AS no_duration;
+SELECT public.try($$INSERT INTO alert_grouping.silences (project_id, matchers, ends_at)
+    VALUES ('00000000-0000-0000-0000-000000000201', '{"service=db"}', 'infinity')$$) AS infinite;
 SELECT count(*) AS silences_stored FROM alert_grouping.silences;
 
 -- Active: service=db in any env but dev, written as amtool writes it (unquoted values).
@@ -97,10 +95,8 @@ SELECT alert_grouping.expire_silence('00000000-0000-0000-0000-000000000201',
                                      '00000000-0000-0000-0000-0000000002a2') IS NOT NULL AS expired_again;
 SELECT starts_at = ends_at AS never_active FROM alert_grouping.silences
  WHERE id = '00000000-0000-0000-0000-0000000002a2';
-\set VERBOSITY terse
-SELECT alert_grouping.expire_silence('00000000-0000-0000-0000-000000000201',
-                                     '00000000-0000-0000-0000-0000000002ff');
-\set VERBOSITY default
+SELECT public.try($$SELECT alert_grouping.expire_silence('00000000-0000-0000-0000-000000000201',
+                                     '00000000-0000-0000-0000-0000000002ff')$$) AS unknown_silence;
 
 -- A monitor's alert that a silence holds opens its incident (auto_create_incident) only once
 -- released.
