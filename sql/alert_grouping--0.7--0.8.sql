@@ -743,18 +743,24 @@ BEGIN
     IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
         RAISE EXCEPTION 'at must be a finite time' USING ERRCODE = '22023';
     END IF;
-    -- Recurring maintenance written ahead, before anything reads the windows.
+    -- Recurring maintenance written ahead, before anything reads the windows: 28 days ahead
+    -- once fewer than 27 are written, so a schedule is planned about once a day, not at every
+    -- pass.
     FOR sched IN SELECT m.project_id, m.id FROM alert_grouping.maintenance_schedules AS m
-                  WHERE (m.planned_until IS NULL OR m.planned_until < run_maintenance.at + interval '28 days')
+                  WHERE (m.planned_until IS NULL OR m.planned_until < run_maintenance.at + interval '27 days')
                     AND (m.ends_at IS NULL OR m.planned_until IS NULL OR m.planned_until < m.ends_at)
                   ORDER BY m.project_id, m.id LOOP
         planned := planned + alert_grouping.plan_maintenance_schedule(
             sched.project_id, sched.id, run_maintenance.at + interval '28 days');
     END LOOP;
     -- Alerts whose silence has ended are grouped first, so that what they open escalates in
-    -- this pass.
+    -- this pass. Only the projects with such alerts: one whose silences still hold is not
+    -- visited.
     FOR project IN SELECT DISTINCT a.project_id FROM alert_grouping.alerts AS a
                     WHERE a.silenced_by IS NOT NULL AND a.silence_released_at IS NULL
+                      AND NOT EXISTS (SELECT FROM alert_grouping.silences AS s
+                                       WHERE s.project_id = a.project_id AND s.id = a.silenced_by
+                                         AND s.ends_at > run_maintenance.at)
                     ORDER BY a.project_id LOOP
         released := released + alert_grouping.release_silenced(project, run_maintenance.at);
     END LOOP;

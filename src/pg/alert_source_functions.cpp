@@ -2,6 +2,7 @@
 // ingest_batch takes (the mapping is the core's, src/core/alert_sources.cpp).
 #include "alert_sources.hpp"
 #include "entry.hpp"
+#include "values.hpp"
 
 extern "C" {
 #include <port.h>
@@ -15,10 +16,7 @@ using namespace ag::pg;
 namespace {
 
 Datum mapped_events(FunctionCallInfo fcinfo, std::string (*map)(std::string_view)) {
-  const std::string body = pg_call([&] {
-    Jsonb *jb = PG_GETARG_JSONB_P(0);
-    return std::string(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
-  });
+  const std::string body = jsonb_text(PG_GETARG_DATUM(0));
   std::string events;
   try {
     events = map(body);

@@ -138,12 +138,14 @@ HeapTuple guess_membership(HeapTuple tuple, TupleDesc desc, const Columns &c) {
   if (isnull) return tuple;
   Uuid project = Uuid::from_datum(project_datum);
   auto config = cached_project_config(project);
-  // A silenced row joins nothing: with silences, the statement-level pass decides alone.
-  if (!config || !config->grouping_enabled || config->rules.empty() || !config->silences.empty())
-    return tuple;
+  if (!config || !config->grouping_enabled || config->rules.empty()) return tuple;
   AlertRowReader reader;
   AlertRow row = reader.read(
       [&](int i, bool *null) { return heap_getattr(tuple, c.reader[i], desc, null); }, 0);
+  // A row a silence holds joins nothing: no guess to write back and clear.
+  if (row.active && ag::holding_silence(config->silences, row.alert.labels,
+                                        GetCurrentTransactionStartTimestamp()))
+    return tuple;
   auto match = first_match(*config, row.alert, std::nullopt);
   if (!match) return tuple;
   const CompiledRule &rule = config->rules[match->first];

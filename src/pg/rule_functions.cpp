@@ -18,13 +18,6 @@ using namespace ag::pg;
 
 namespace {
 
-std::string jsonb_text(Datum d) {
-  return pg_call([&] {
-    Jsonb *jb = DatumGetJsonbP(d);
-    return std::string(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
-  });
-}
-
 std::string jsonb_arg(FunctionCallInfo fcinfo, int n) {
   return PG_ARGISNULL(n) ? std::string("{}") : jsonb_text(PG_GETARG_DATUM(n));
 }

@@ -1,6 +1,6 @@
 // Silences (0.8): the matchers' check when a silence is written, and the release of the
 // alerts a silence held once it has ended, which the maintenance pass runs per project.
-#include <algorithm>
+#include <unordered_set>
 
 #include "citus_forward.hpp"
 #include "engine.hpp"
@@ -95,19 +95,18 @@ AG_FUNCTION(ag_release_silenced) {
     std::vector<AlertRow> rows;
     for (const AlertRow &row : held)
       if (row.active) rows.push_back(row);
-    std::vector<Uuid> held_again;
+    std::unordered_set<Uuid, UuidHash> held_again;
     if (!rows.empty()) {
       EngineOptions options;
       options.deduplicate = false;  // they were, when they arrived
       options.arrival = DatumGetTimestampTz(at);
       std::unique_ptr<EnginePlan> plan = decide(rows, options);
-      held_again = plan->writes.silenced.id;
+      held_again.insert(plan->writes.silenced.id.begin(), plan->writes.silenced.id.end());
       write_plan(*plan);
     }
     std::vector<Uuid> ids;
     for (const AlertRow &row : held)
-      if (std::find(held_again.begin(), held_again.end(), row.id) == held_again.end())
-        ids.push_back(row.id);
+      if (!held_again.count(row.id)) ids.push_back(row.id);
     if (!ids.empty()) {
       mark_released_query.run({project.to_datum(), at, uuid_array(ids)});
       open_incidents_query.run({project.to_datum(), uuid_array(ids)});

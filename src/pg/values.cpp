@@ -190,6 +190,13 @@ std::vector<std::string> texts_from_array(Datum array, std::vector<bool> *null_e
   return out;
 }
 
+std::string jsonb_text(Datum d) {
+  return pg_call([&] {
+    Jsonb *jb = DatumGetJsonbP(d);
+    return std::string(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
+  });
+}
+
 Datum text_datum(const std::string &value) {
   return pg_call(
       [&] { return PointerGetDatum(cstring_to_text_with_len(value.data(), int(value.size()))); });

@@ -43,6 +43,7 @@ std::string alert_fingerprint(const std::string &monitor, const std::string &tit
 Labels labels_from_jsonb(Jsonb *jsonb);
 
 std::string text_from_datum(Datum d);
+std::string jsonb_text(Datum d);  // a jsonb datum's text
 
 // One-dimensional arrays for SPI parameters.
 Datum uuid_array(const std::vector<Uuid> &values);

@@ -107,68 +107,63 @@ bool bad_input(const Result &r) {
          r.sqlstate == "22008" || r.sqlstate == "54000";
 }
 
+using Clock = std::chrono::steady_clock;
+
+// Sends an answer and logs its line; what every route answers when the database cannot be
+// reached (503, so that the sender retries) or fails otherwise (500) is said here once.
+void answer(const httplib::Request &req, httplib::Response &res, Clock::time_point started,
+            const Result &r, int status, const std::string &body) {
+  if (!r.connected) {
+    status = 503;
+  } else if (!r.ok && status == 0) {
+    status = 500;
+  }
+  res.status = status;
+  res.set_content(status == 503 ? json({{"status", "unavailable"},
+                                        {"message", "the database cannot be reached; retry"}})
+                                      .dump()
+                  : status == 500 ? json({{"status", "error"}, {"message", r.message}}).dump()
+                                  : body,
+                  "application/json");
+  log_request(req, status,
+              std::chrono::duration<double, std::milli>(Clock::now() - started).count(), &r);
+}
+
 // Alertmanager and Grafana webhooks: the token names the project.
 void webhook(Pool &pool, const std::string &kind, const httplib::Request &req,
              httplib::Response &res) {
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = Clock::now();
   const Result r =
       pool.run("SELECT count(*) FROM alert_grouping.receive_webhook($1, $2, $3::jsonb)",
                {kind, req.matches[2].str(), req.body});
-  int status;
-  json body;
-  if (!r.connected) {
-    status = 503;
-    body = {{"status", "unavailable"}, {"message", "the database cannot be reached; retry"}};
-  } else if (r.ok) {
-    status = 200;
-    body = {{"status", "success"}, {"alerts", std::stoll(r.rows.at(0).at(0).value_or("0"))}};
-  } else if (r.sqlstate == "28000") {
-    status = 401;
-    body = {{"status", "unauthorized"}, {"message", r.message}};
-  } else if (bad_input(r)) {
-    status = 400;
-    body = {{"status", "invalid payload"}, {"message", r.message}};
-  } else {
-    status = 500;
-    body = {{"status", "error"}, {"message", r.message}};
-  }
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
-  log_request(
-      req, status,
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
-      &r);
+  if (r.ok)
+    answer(req, res, started, r, 200,
+           json({{"status", "success"}, {"alerts", std::stoll(r.rows.at(0).at(0).value_or("0"))}})
+               .dump());
+  else if (r.sqlstate == "28000")
+    answer(req, res, started, r, 401,
+           json({{"status", "unauthorized"}, {"message", r.message}}).dump());
+  else if (bad_input(r))
+    answer(req, res, started, r, 400,
+           json({{"status", "invalid payload"}, {"message", r.message}}).dump());
+  else
+    answer(req, res, started, r, 0, "");
 }
 
 // PagerDuty's Events API v2: 202 with PagerDuty's answer, or PagerDuty's 400 error shape.
 void enqueue(Pool &pool, const httplib::Request &req, httplib::Response &res) {
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = Clock::now();
   const Result r = pool.run("SELECT alert_grouping.ingest_pagerduty($1::jsonb)", {req.body});
-  int status;
-  std::string body;
-  if (!r.connected) {
-    status = 503;
-    body = json({{"status", "unavailable"}, {"message", "the database cannot be reached; retry"}})
-               .dump();
-  } else if (r.ok) {
-    status = 202;
-    body = r.rows.at(0).at(0).value_or("{}");
-  } else if (r.sqlstate == "28000" || bad_input(r)) {
-    status = 400;
-    body = json({{"status", "invalid event"},
+  if (r.ok)
+    answer(req, res, started, r, 202, r.rows.at(0).at(0).value_or("{}"));
+  else if (r.sqlstate == "28000" || bad_input(r))
+    answer(req, res, started, r, 400,
+           json({{"status", "invalid event"},
                  {"message", "Event object is invalid"},
                  {"errors", json::array({r.message})}})
-               .dump();
-  } else {
-    status = 500;
-    body = json({{"status", "error"}, {"message", r.message}}).dump();
-  }
-  res.status = status;
-  res.set_content(body, "application/json");
-  log_request(
-      req, status,
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
-      &r);
+               .dump());
+  else
+    answer(req, res, started, r, 0, "");
 }
 
 }  // namespace
